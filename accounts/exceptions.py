@@ -1,0 +1,80 @@
+"""Domain errors of the accounts app: one base class; the API maps each to a status once."""
+
+from __future__ import annotations
+
+
+class AccountsError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+    code = "error"
+    default_message = "Request failed."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.default_message)
+
+
+class InvalidInput(AccountsError):
+    """Input broke one or more rules; `errors` lists every problem."""
+
+    code = "invalid"
+    default_message = "Invalid input."
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__()
+        self.errors = errors
+
+
+class EmailTaken(AccountsError):
+    """An account with this email (in any case) exists."""
+
+    code = "email_taken"
+    default_message = "An account with this email already exists."
+
+
+class InvalidCredentials(AccountsError):
+    """Login failed; deliberately silent about why."""
+
+    code = "invalid_credentials"
+    default_message = "No active account found with the given credentials."
+
+
+class InvalidToken(AccountsError):
+    """A token is malformed, forged, expired, of the wrong kind, or its session is over."""
+
+    code = "invalid_token"
+    default_message = "Token is invalid or expired."
+
+
+class TokenReused(InvalidToken):
+    """A refresh token was presented twice: its whole session was ended."""
+
+    code = "token_reused"
+    default_message = "Refresh token was already used; the session has been ended."
+
+
+class WrongPassword(AccountsError):
+    """The current password given for a password change is not the user's."""
+
+    code = "wrong_password"
+    default_message = "Current password is incorrect."
+
+
+class SessionNotFound(AccountsError):
+    """No live session with this id belongs to the caller."""
+
+    code = "not_found"
+    default_message = "Session not found."
+
+
+class StoreUnavailable(AccountsError):
+    """The token store (Redis) did not answer; nothing was issued or accepted."""
+
+    code = "token_store_unavailable"
+    default_message = "Token service temporarily unavailable; retry shortly."
+
+
+class KeyConfigurationError(AccountsError):
+    """The signing key set is missing, unreadable or inconsistent."""
+
+    code = "key_configuration"
+    default_message = "Signing keys are misconfigured."

@@ -1,0 +1,39 @@
+"""Refuse what the API cannot read before any view runs: oversized or non-JSON bodies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from api.errors import error_response
+
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+class RequestGuardMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/api/") and request.method in _BODY_METHODS:
+            refusal = self._refusal(request)
+            if refusal is not None:
+                return refusal
+        return self.get_response(request)
+
+    @staticmethod
+    def _refusal(request: HttpRequest) -> HttpResponse | None:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return error_response(400, "Invalid Content-Length.", "bad_request")
+        if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            return error_response(413, "Request body too large.", "payload_too_large")
+        content_type = request.content_type or ""
+        if length and content_type != "application/json":
+            return error_response(
+                415, "Send the body as application/json.", "unsupported_media_type"
+            )
+        return None

@@ -1,0 +1,89 @@
+"""The one place that reads the environment: every setting of the service comes through here."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def get(name: str, default: str = "") -> str:
+    """A variable's value, stripped, or the default when unset or empty."""
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def get_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be one of true/false/1/0, not {raw!r}")
+
+
+def get_int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, not {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def get_list(name: str, default: list[str] | None = None) -> list[str]:
+    raw = get(name)
+    if not raw:
+        return list(default or [])
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def database(sqlite_path: str) -> tuple[dict[str, Any], bool]:
+    """DATABASE_URL, else the brief's DB_* variables, else an embedded SQLite file."""
+    url = get("DATABASE_URL")
+    if not url and get("DB_HOST"):
+        url = _brief_database_url()
+    if not url:
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": sqlite_path}, True
+    try:
+        config = dict(dj_database_url.parse(url))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from None
+    if config.get("ENGINE") == "django.db.backends.postgresql":
+        config["OPTIONS"] = {
+            "pool": {"min_size": 1, "max_size": get_int("DB_POOL_MAX_SIZE", 10, minimum=1)},
+            "connect_timeout": get_int("DB_CONNECT_TIMEOUT", 3, minimum=1),
+        }
+    return config, False
+
+
+def _brief_database_url() -> str:
+    from urllib.parse import quote
+
+    user = quote(get("DB_USER", "postgres"), safe="")
+    password = get("DB_PASS")
+    auth = f"{user}:{quote(password, safe='')}" if password else user
+    return f"postgres://{auth}@{get('DB_HOST')}:{get('DB_PORT', '5432')}/{get('DB_NAME', 'auth')}"
+
+
+def redis_url() -> str | None:
+    """REDIS_URL, else the brief's REDIS_HOST/REDIS_PORT, else None (the in-process store)."""
+    url = get("REDIS_URL")
+    if url:
+        return url
+    host = get("REDIS_HOST")
+    if host:
+        return f"redis://{host}:{get('REDIS_PORT', '6379')}/{get('REDIS_DB', '0')}"
+    return None

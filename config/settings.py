@@ -1,0 +1,217 @@
+"""Django settings: every value comes from the environment through config.env."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from config import env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+STATE_DIR = Path(env.get("STATE_DIR", str(BASE_DIR / "var")))
+
+APP_ENV = env.get("APP_ENV", "development").lower()
+if APP_ENV not in {"development", "production"}:
+    raise ImproperlyConfigured(f"APP_ENV must be development or production, not {APP_ENV!r}")
+PRODUCTION = APP_ENV == "production"
+DEBUG = env.get_bool("DEBUG", False)
+
+_DEV_SECRET = "dev-insecure-secret-key-only-for-local-development-never-in-production"
+SECRET_KEY = env.get("SECRET_KEY", "" if PRODUCTION else _DEV_SECRET)
+ALLOWED_HOSTS = env.get_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1"])
+CSRF_TRUSTED_ORIGINS = env.get_list("CSRF_TRUSTED_ORIGINS")
+
+DATABASES_DEFAULT, EMBEDDED_DATABASE = env.database(str(STATE_DIR / "db.sqlite3"))
+DATABASES = {"default": DATABASES_DEFAULT}
+if EMBEDDED_DATABASE:
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+REDIS_URL = env.redis_url()
+EMBEDDED_TOKEN_STORE = REDIS_URL is None
+EMBEDDED = EMBEDDED_DATABASE or EMBEDDED_TOKEN_STORE
+WEB_CONCURRENCY = env.get_int("WEB_CONCURRENCY", 1, minimum=1)
+SERVE_HOST = env.get("HOST", "127.0.0.1")
+SERVE_PORT = env.get_int("PORT", 8000, minimum=1)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "ninja",
+    "accounts",
+    "api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "api.middleware.RequestGuardMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_USER_MODEL = "accounts.User"
+PASSWORD_HASHERS = [
+    "accounts.hashers.Argon2idHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 8},
+    },
+    {"NAME": "accounts.validators.MaximumLengthValidator", "OPTIONS": {"max_length": 128}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+_store_options: dict[str, object] = {
+    "SOCKET_CONNECT_TIMEOUT": env.get_int("REDIS_CONNECT_TIMEOUT", 1, minimum=1),
+    "SOCKET_TIMEOUT": env.get_int("REDIS_TIMEOUT", 2, minimum=1),
+}
+if EMBEDDED_TOKEN_STORE:
+    # fakeredis runs the same Lua scripts in-process: one code path for both stores.
+    import fakeredis
+
+    _store_options["CONNECTION_POOL_KWARGS"] = {"connection_class": fakeredis.FakeRedisConnection}
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL or "redis://embedded:6379/0",
+        "OPTIONS": _store_options,
+        "KEY_PREFIX": "auth",
+    }
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = STATE_DIR / "static"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# 64 KiB is far more than any request of this API needs.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+
+CORS_ALLOWED_ORIGINS = env.get_list("CORS_ALLOWED_ORIGINS")
+CORS_ALLOW_CREDENTIALS = False
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "no-referrer"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+if env.get_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Client address for audit and session lists: REMOTE_ADDR unless a proxy we trust sets it.
+TRUSTED_PROXY_COUNT = env.get_int("TRUSTED_PROXY_COUNT", 0)
+
+JWT_ALGORITHM = env.get("JWT_ALGORITHM", "ES256").upper()
+ACCESS_TOKEN_LIFETIME = timedelta(seconds=env.get_int("ACCESS_TOKEN_LIFETIME", 300, minimum=1))
+REFRESH_TOKEN_LIFETIME = timedelta(seconds=env.get_int("REFRESH_TOKEN_LIFETIME", 86400, minimum=1))
+SESSION_MAX_LIFETIME = timedelta(seconds=env.get_int("SESSION_MAX_LIFETIME", 30 * 86400, minimum=1))
+REFRESH_REUSE_GRACE = timedelta(seconds=env.get_int("REFRESH_REUSE_GRACE", 10))
+JWT_ISSUER = env.get("JWT_ISSUER", "auth-service")
+JWT_AUDIENCE = env.get("JWT_AUDIENCE", "auth-service")
+JWT_KEYS = env.get("JWT_KEYS")
+JWT_KEYS_FILE = env.get("JWT_KEYS_FILE")
+JWT_DEV_KEYS_FILE = STATE_DIR / "dev-jwt-keys.json"
+JWT_LEEWAY = timedelta(seconds=env.get_int("JWT_LEEWAY", 0))
+JWKS_MAX_AGE = env.get_int("JWKS_MAX_AGE", 300)
+# django-ninja-jwt's settings, for the parts of it we use (token classes and claims).
+NINJA_JWT = {
+    "ACCESS_TOKEN_LIFETIME": ACCESS_TOKEN_LIFETIME,
+    "REFRESH_TOKEN_LIFETIME": REFRESH_TOKEN_LIFETIME,
+    "ALGORITHM": JWT_ALGORITHM,
+    "SIGNING_KEY": "",
+    "AUDIENCE": JWT_AUDIENCE,
+    "ISSUER": JWT_ISSUER,
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "sub",
+    "TOKEN_TYPE_CLAIM": "token_type",
+    "JTI_CLAIM": "jti",
+    "LEEWAY": JWT_LEEWAY,
+}
+RETRY_AFTER_SECONDS = env.get_int("RETRY_AFTER_SECONDS", 5, minimum=1)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.get("LOG_LEVEL", "INFO").upper()},
+    # Django logs the request on 4xx/5xx; tokens only ever travel in headers and bodies, not URLs.
+    "loggers": {"django.request": {"level": "ERROR"}},
+}
+
+
+def _startup_problems() -> list[str]:
+    problems = []
+    if PRODUCTION:
+        weak = (
+            len(SECRET_KEY) < 50
+            or len(set(SECRET_KEY)) < 5
+            or SECRET_KEY.startswith(("django-insecure", "dev-insecure"))
+        )
+        if weak:
+            problems.append(
+                "SECRET_KEY is missing or weak: set it to 50+ random characters, e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(64))'"
+            )
+        if EMBEDDED:
+            problems.append(
+                "production needs PostgreSQL and Redis: set DATABASE_URL and REDIS_URL "
+                "(or the DB_* and REDIS_* variables)"
+            )
+        if not (JWT_KEYS or JWT_KEYS_FILE):
+            problems.append("production needs signing keys: set JWT_KEYS or JWT_KEYS_FILE")
+        if not ALLOWED_HOSTS:
+            problems.append("production needs ALLOWED_HOSTS (comma-separated host names)")
+        if DEBUG:
+            problems.append("DEBUG must be off in production")
+    if EMBEDDED and WEB_CONCURRENCY > 1:
+        problems.append(
+            "the embedded default (SQLite + in-process token store) serves one worker only: "
+            "set WEB_CONCURRENCY=1 or configure DATABASE_URL and REDIS_URL"
+        )
+    if JWT_ALGORITHM not in {"ES256", "RS256"}:
+        problems.append(f"JWT_ALGORITHM must be ES256 or RS256, not {JWT_ALGORITHM!r}")
+    return problems
+
+
+_problems = _startup_problems()
+if _problems:
+    raise ImproperlyConfigured("refusing to start:\n  - " + "\n  - ".join(_problems))

@@ -1,0 +1,58 @@
+"""Fixtures: the real PostgreSQL and Redis, a clean token store per test, and API clients."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django_redis import get_redis_connection
+
+from tests.factories import PASSWORD, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def token_store():
+    """The test Redis database, emptied before and after every test."""
+    client = get_redis_connection("default")
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+@pytest.fixture
+def api(client: Client) -> Client:
+    return client
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def login(api, password):
+    """Log a user in over the API; returns the token response body."""
+
+    def _login(user, *, agent: str = "pytest") -> dict:
+        response = api.post(
+            "/api/token/",
+            {"email": user.email, "password": password},
+            content_type="application/json",
+            HTTP_USER_AGENT=agent,
+        )
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    return _login
+
+
+@pytest.fixture
+def bearer():
+    def _bearer(access: str) -> dict:
+        return {"HTTP_AUTHORIZATION": f"Bearer {access}"}
+
+    return _bearer

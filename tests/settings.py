@@ -1,0 +1,9 @@
+"""Test settings: the real configuration, pointed at the local PostgreSQL and Redis by default."""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/auth_service")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("APP_ENV", "development")
+
+from config.settings import *  # noqa: F403
