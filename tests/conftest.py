@@ -56,3 +56,24 @@ def bearer():
         return {"HTTP_AUTHORIZATION": f"Bearer {access}"}
 
     return _bearer
+
+
+@pytest.fixture
+def live_env(transactional_db) -> dict[str, str]:
+    """Environment for a server process that shares the test database and Redis."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    return {
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+    }
+
+
+@pytest.fixture
+def live_server_url(live_env):
+    """The service under uvicorn, on the test database and Redis."""
+    from tests.live import uvicorn_server
+
+    with uvicorn_server(live_env) as base:
+        yield base

@@ -1,9 +1,12 @@
 """Test settings: the real configuration, pointed at the local PostgreSQL and Redis by default."""
 
 import os
+import tempfile
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/auth_service")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("APP_ENV", "development")
+# One development key for the test run and the servers it starts, outside the work tree.
+os.environ.setdefault("STATE_DIR", tempfile.mkdtemp(prefix="auth-service-tests-"))
 
 from config.settings import *  # noqa: F403

@@ -1,0 +1,86 @@
+"""Real servers for tests: uvicorn (and Redis) started as processes on free ports."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(check, timeout: float = 15.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            if check():
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+@contextlib.contextmanager
+def uvicorn_server(env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
+    """Run the service under uvicorn with `env` over os.environ; yields its base URL."""
+    port = free_port()
+    full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **env}
+    cmd = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
+           "--port", str(port), "--workers", str(workers), "--lifespan", "off",
+           "--no-access-log"]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        try:
+            wait_until(lambda: httpx.get(f"{base}/health/live").status_code == 200,
+                       what="uvicorn")  # fmt: skip
+        except TimeoutError:
+            proc.kill()
+            output = proc.communicate(timeout=5)[0]
+            raise RuntimeError(f"uvicorn did not start:\n{output[-3000:]}") from None
+        yield base
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A throw-away Redis on its own port; yields its URL and process (kill it to make a fault)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed")
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: socket.create_connection(("127.0.0.1", port), 0.2).close() is None,
+                   what="redis-server")  # fmt: skip
+        yield f"redis://127.0.0.1:{port}/0", proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
