@@ -1,13 +1,24 @@
-"""Django admin for users: list, search by email, filter, create with a password, deactivate."""
+"""Django admin: users (with their live sessions) and the read-only audit log."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
-from accounts.models import User
+from accounts import services, tokens
+from accounts.context import Client
+from accounts.exceptions import AccountsError, SessionNotFound
+from accounts.models import AuditEvent, User
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -23,6 +34,13 @@ class UserEditForm(UserChangeForm):
         field_classes = {"email": forms.EmailField}
 
 
+def _client(request: HttpRequest) -> Client:
+    return Client(
+        user_agent=request.headers.get("User-Agent", "")[:256],
+        ip=str(request.META.get("REMOTE_ADDR", "")),
+    )
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     form = UserEditForm
@@ -31,12 +49,95 @@ class UserAdmin(BaseUserAdmin):
     list_filter = ("is_active", "is_staff", "is_superuser")
     search_fields = ("email",)
     ordering = ("-date_joined",)
-    readonly_fields = ("date_joined", "last_login")
+    readonly_fields = ("date_joined", "last_login", "live_sessions")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Status", {"fields": ("is_active", "is_staff", "is_superuser")}),
         ("Permissions", {"fields": ("groups", "user_permissions")}),
         ("Dates", {"fields": ("date_joined", "last_login")}),
+        ("Sessions", {"fields": ("live_sessions",)}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     filter_horizontal = ("groups", "user_permissions")
+
+    @admin.display(description="live sessions")
+    def live_sessions(self, user: User) -> str:
+        try:
+            count = len(tokens.sessions_list(user=user))
+        except AccountsError:
+            return "token store unavailable"
+        url = reverse("admin:accounts_user_sessions", args=[user.pk])
+        return format_html('{} live &middot; <a href="{}">view and end sessions</a>', count, url)
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        deactivated = change and "is_active" in form.changed_data and not obj.is_active
+        super().save_model(request, obj, form, change)
+        if deactivated:
+            services.user_deactivate(user=obj, client=_client(request))
+
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        services.user_delete(user=obj, client=_client(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            services.user_delete(user=user, client=_client(request))
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view(self.sessions_view)
+        return [
+            path("<uuid:user_id>/sessions/", view, name="accounts_user_sessions"),
+            *super().get_urls(),
+        ]
+
+    def sessions_view(self, request: HttpRequest, user_id: str) -> HttpResponse:
+        user = get_object_or_404(User, pk=user_id)
+        if not self.has_change_permission(request, user):
+            return HttpResponse(status=403)
+        if request.method == "POST":
+            self._end_sessions(request, user)
+            return HttpResponseRedirect(request.path)
+        sessions = []
+        try:
+            sessions = tokens.sessions_list(user=user)
+        except AccountsError:
+            messages.error(request, "The token store is unavailable.")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Live sessions of {user.email}",
+            "subject": user,
+            "sessions": sessions,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/accounts/user/sessions.html", context)
+
+    def _end_sessions(self, request: HttpRequest, user: User) -> None:
+        sid = request.POST.get("session_id", "")
+        try:
+            if sid:
+                tokens.session_end(user=user, sid=sid, client=_client(request))
+                messages.success(request, "Session ended.")
+            else:
+                services.user_logout_all(user=user, client=_client(request))
+                messages.success(request, "Every session ended.")
+        except SessionNotFound:
+            messages.warning(request, "That session had already ended.")
+        except AccountsError:
+            messages.error(request, "The token store is unavailable; nothing was ended.")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "kind", "email", "ip", "session_id")
+    list_filter = ("kind", "created_at")
+    search_fields = ("email", "session_id", "ip")
+    date_hierarchy = "created_at"
+    list_select_related = ("user",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -135,6 +135,31 @@ def _development_document(path: Path) -> dict[str, Any]:
     return dict(json.loads(path.read_text()))
 
 
+def promote(document: dict[str, Any], kid: str) -> dict[str, Any]:
+    """The document with `kid` as the signer and the previous signer retired as of now."""
+    by_kid = {jwk.get("kid"): jwk for jwk in document.get("keys", [])}
+    if kid not in by_kid or "d" not in by_kid[kid]:
+        raise KeyConfigurationError(f"{kid!r} is not a private key of the set")
+    previous = by_kid.get(document.get("signing_kid"))
+    if previous is not None and previous["kid"] != kid:
+        previous["retired_at"] = int(time.time())
+    by_kid[kid].pop("retired_at", None)
+    return {**document, "signing_kid": kid}
+
+
+def prune(document: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Drop retired keys older than the longest token lifetime: none of their tokens is valid."""
+    longest = max(settings.ACCESS_TOKEN_LIFETIME, settings.REFRESH_TOKEN_LIFETIME)
+    cutoff = time.time() - longest.total_seconds()
+    kept: list[dict[str, Any]] = []
+    dropped: list[dict[str, Any]] = []
+    for jwk in document.get("keys", []):
+        retired = jwk.get("retired_at")
+        expired = retired is not None and retired < cutoff
+        (dropped if expired else kept).append(jwk)
+    return {**document, "keys": kept}, [jwk["kid"] for jwk in dropped]
+
+
 @lru_cache(maxsize=1)
 def keyset() -> KeySet:
     """The key set in force, loaded once per process."""

@@ -40,3 +40,38 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self) -> None:
         super().clean()
         self.email = normalize_email(self.email)
+
+
+class AuditEvent(models.Model):
+    """A security event. Never holds a token or a password."""
+
+    class Kind(models.TextChoices):
+        LOGIN_OK = "login_ok", "login succeeded"
+        LOGIN_FAILED = "login_failed", "login failed"
+        REFRESH_REUSE = "refresh_reuse", "refresh token reuse detected"
+        LOGOUT = "logout", "logout"
+        LOGOUT_ALL = "logout_all", "logout everywhere"
+        SESSION_ENDED = "session_ended", "session ended"
+        PASSWORD_CHANGED = "password_changed", "password changed"
+        USER_DEACTIVATED = "user_deactivated", "user deactivated"
+        USER_DELETED = "user_deleted", "user deleted"
+        KEY_ROTATED = "key_rotated", "signing key rotated"
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices, db_index=True)
+    user = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The address as given at the time: kept when the user is deleted, or unknown at login.
+    email = models.CharField(max_length=254, blank=True)
+    session_id = models.CharField(max_length=64, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=256, blank=True)
+    detail = models.CharField(max_length=256, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.kind} {self.email}"

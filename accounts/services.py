@@ -9,13 +9,29 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import selectors, tokens
-from accounts.exceptions import EmailTaken, InvalidCredentials, InvalidInput
+from accounts.audit import Kind, audit_record
+from accounts.context import Client
+from accounts.exceptions import (
+    EmailTaken,
+    InvalidCredentials,
+    InvalidInput,
+    StoreUnavailable,
+    WrongPassword,
+)
 from accounts.managers import normalize_email
 from accounts.models import User
 
 
 def _problems(field: str, error: ValidationError) -> list[dict[str, str]]:
     return [{"field": field, "message": message} for message in error.messages]
+
+
+def _password_problems(password: str, user: User, field: str) -> list[dict[str, str]]:
+    try:
+        validate_password(password, user=user)
+    except ValidationError as error:
+        return _problems(field, error)
+    return []
 
 
 def _validate_new_user(email: str, password: str) -> list[dict[str, str]]:
@@ -26,11 +42,7 @@ def _validate_new_user(email: str, password: str) -> list[dict[str, str]]:
         validate_email(email)
     except ValidationError as error:
         problems += _problems("email", error)
-    try:
-        validate_password(password, user=User(email=email))
-    except ValidationError as error:
-        problems += _problems("password", error)
-    return problems
+    return problems + _password_problems(password, User(email=email), "password")
 
 
 def user_register(*, email: str, password: str) -> User:
@@ -49,21 +61,73 @@ def user_register(*, email: str, password: str) -> User:
     return user
 
 
-def user_authenticate(*, email: str, password: str) -> User:
+def user_authenticate(*, email: str, password: str, client: Client) -> User:
     """The active user these credentials belong to; every failure looks (and costs) the same."""
     user = selectors.user_get_by_email(email=email)
     if user is None:
         # Hash anyway, so that an unknown email takes as long as a wrong password.
         User().set_password(password)
-        raise InvalidCredentials()
-    if not user.check_password(password) or not user.is_active:
-        raise InvalidCredentials()
-    return user
+    elif user.check_password(password) and user.is_active:
+        return user
+    reason = "unknown email" if user is None else "wrong password or inactive"
+    audit_record(kind=Kind.LOGIN_FAILED, user=user, email=email, client=client, detail=reason)
+    raise InvalidCredentials()
 
 
-def user_login(*, email: str, password: str, client: tokens.Client) -> tokens.TokenPair:
+def user_login(*, email: str, password: str, client: Client) -> tokens.TokenPair:
     """Check credentials and open a session."""
-    user = user_authenticate(email=email, password=password)
+    user = user_authenticate(email=email, password=password, client=client)
     pair = tokens.session_start(user=user, client=client)
     User.objects.filter(pk=user.pk).update(last_login=timezone.now())
+    audit_record(kind=Kind.LOGIN_OK, user=user, session_id=pair.session_id, client=client)
     return pair
+
+
+def user_logout_all(*, user: User, client: Client) -> None:
+    """End every session of the user."""
+    tokens.sessions_end_all(user=user)
+    audit_record(kind=Kind.LOGOUT_ALL, user=user, client=client)
+
+
+def user_change_password(
+    *, user: User, current_password: str, new_password: str, client: Client
+) -> tokens.TokenPair:
+    """Set a new password, end every session, and open a fresh one for the caller."""
+    if not user.check_password(current_password):
+        raise WrongPassword()
+    problems = _password_problems(new_password, user, "new_password")
+    if problems:
+        raise InvalidInput(problems)
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    tokens.sessions_end_all(user=user)
+    audit_record(kind=Kind.PASSWORD_CHANGED, user=user, client=client)
+    return tokens.session_start(user=user, client=client)
+
+
+def user_deactivate(*, user: User, client: Client | None = None) -> None:
+    """Mark the user inactive; every live token of theirs stops working at once."""
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    user.is_active = False
+    user_sessions_revoke(user=user, kind=Kind.USER_DEACTIVATED, client=client)
+
+
+def user_delete(*, user: User, client: Client | None = None) -> None:
+    """Delete the user; every live token of theirs stops working at once."""
+    user_sessions_revoke(user=user, kind=Kind.USER_DELETED, client=client)
+    user.delete()
+
+
+def user_sessions_revoke(*, user: User, kind: str, client: Client | None = None) -> None:
+    """End every session after an account change and record it.
+
+    The database is the authority (each request re-reads the user), so a Redis outage here
+    delays only the clean-up of session records, never the revocation itself.
+    """
+    try:
+        tokens.sessions_end_all(user=user)
+    except StoreUnavailable:
+        detail = "token store unavailable; sessions expire on their own"
+    else:
+        detail = ""
+    audit_record(kind=kind, user=user, client=client, detail=detail)

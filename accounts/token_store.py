@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 from django_redis import get_redis_connection
@@ -122,6 +123,23 @@ class SessionRecord:
     abs_exp_ms: int
     user_agent: str
     ip: str
+
+    @property
+    def created(self) -> datetime:
+        return _datetime(self.created_ms)
+
+    @property
+    def last_used(self) -> datetime:
+        return _datetime(self.last_used_ms)
+
+    @property
+    def expires(self) -> datetime:
+        """When the session ends unless it is refreshed again."""
+        return _datetime(min(self.exp_ms, self.abs_exp_ms))
+
+
+def _datetime(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 def _translate_errors(func: Callable[P, R]) -> Callable[P, R]:

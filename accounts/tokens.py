@@ -19,18 +19,12 @@ from ninja_jwt.exceptions import TokenBackendError, TokenError
 from ninja_jwt.tokens import Token
 
 from accounts import keys, selectors, token_store
-from accounts.exceptions import InvalidToken, TokenReused
+from accounts.audit import Kind, audit_record
+from accounts.context import Client
+from accounts.exceptions import InvalidToken, SessionNotFound, TokenReused
 from accounts.models import User
 
 _REQUIRED_CLAIMS = ["exp", "iat", "jti", "sub", "sid", "iss", "aud"]
-
-
-@dataclass(frozen=True)
-class Client:
-    """Who is calling, as recorded with a session."""
-
-    user_agent: str = ""
-    ip: str = ""
 
 
 @dataclass(frozen=True)
@@ -170,7 +164,8 @@ def session_refresh(*, refresh: str, client: Client) -> TokenPair:
     """Rotate a refresh token: of concurrent uses exactly one wins; a replay ends the session."""
     token = _decode(refresh, RefreshToken)
     user_id, sid = token["sub"], token["sid"]
-    if selectors.user_get_active(user_id=user_id) is None:
+    user = selectors.user_get_active(user_id=user_id)
+    if user is None:
         token_store.session_end(sid=sid, user_id=user_id)
         raise InvalidToken()
     rotation = token_store.session_rotate(
@@ -185,6 +180,7 @@ def session_refresh(*, refresh: str, client: Client) -> TokenPair:
         ip=client.ip,
     )
     if rotation.outcome == "reused":
+        audit_record(kind=Kind.REFRESH_REUSE, user=user, session_id=sid, client=client)
         raise TokenReused()
     if rotation.outcome == "missing":
         raise InvalidToken()
@@ -201,13 +197,35 @@ def access_verify(raw: str) -> AccessClaims:
     return claims
 
 
-def refresh_session(raw: str) -> tuple[str, str] | None:
-    """The (user id, session id) a refresh token names if its signature holds, else None."""
+def session_logout(*, refresh: str, client: Client) -> None:
+    """End the session a refresh token belongs to; silent about tokens that name none."""
     try:
-        token = _decode(raw, RefreshToken)
+        token = _decode(refresh, RefreshToken)
     except InvalidToken:
-        return None
-    return token["sub"], token["sid"]
+        return
+    user_id, sid = token["sub"], token["sid"]
+    if token_store.session_end(sid=sid, user_id=user_id):
+        user = selectors.user_get_active(user_id=user_id)
+        audit_record(kind=Kind.LOGOUT, user=user, session_id=sid, client=client)
+
+
+def session_end(*, user: User, sid: str, client: Client) -> None:
+    """End one of the user's sessions; SessionNotFound if it is not theirs or not live."""
+    if not token_store.session_end(sid=sid, user_id=str(user.pk)):
+        raise SessionNotFound()
+    audit_record(kind=Kind.SESSION_ENDED, user=user, session_id=sid, client=client)
+
+
+def sessions_end_all(*, user: User) -> None:
+    """End every session of the user: each token issued before now stops working."""
+    token_store.sessions_end_all(
+        user_id=str(user.pk), max_lifetime_ms=_ms(settings.SESSION_MAX_LIFETIME)
+    )
+
+
+def sessions_list(*, user: User) -> list[token_store.SessionRecord]:
+    """The user's live sessions, newest first."""
+    return token_store.sessions_list(user_id=str(user.pk), now_ms=_now_ms())
 
 
 def jwks() -> dict[str, Any]:

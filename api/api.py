@@ -13,7 +13,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from accounts import exceptions as domain
 from api.errors import error_body, error_headers
-from api.routers import me, tokens
+from api.routers import me, sessions, tokens
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ api = NinjaAPI(
 )
 api.add_router("/", tokens.router)
 api.add_router("/", me.router)
+api.add_router("/", sessions.router)
 
 _STATUS: dict[type[domain.AccountsError], int] = {
     domain.InvalidInput: 400,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest
 
-from accounts.tokens import Client
+from accounts.context import Client
 
 
 def client_ip(request: HttpRequest) -> str:

@@ -58,3 +58,18 @@ class ErrorOut(Schema):
     detail: str
     code: str
     errors: list[FieldError] | None = None
+
+
+class PasswordChangeIn(_In):
+    current_password: str
+    new_password: str
+
+
+class SessionOut(Schema):
+    id: str
+    created: datetime
+    last_used: datetime
+    expires: datetime = Field(description="When the session ends unless refreshed again.")
+    user_agent: str
+    ip: str
+    current: bool = Field(description="Whether this is the session of the calling token.")

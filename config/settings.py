@@ -165,6 +165,7 @@ NINJA_JWT = {
     "JTI_CLAIM": "jti",
     "LEEWAY": JWT_LEEWAY,
 }
+AUDIT_RETENTION_DAYS = env.get_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
 RETRY_AFTER_SECONDS = env.get_int("RETRY_AFTER_SECONDS", 5, minimum=1)
 
 LOGGING = {

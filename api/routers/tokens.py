@@ -15,7 +15,7 @@ router = Router(tags=["auth"])
 _errors = {400: ErrorOut, 401: ErrorOut, 503: ErrorOut}
 
 
-def _token_out(response: HttpResponse, pair: tokens.TokenPair) -> TokenOut:
+def token_out(response: HttpResponse, pair: tokens.TokenPair) -> TokenOut:
     response["Cache-Control"] = "no-store"
     response["Pragma"] = "no-cache"
     return TokenOut(access=pair.access, refresh=pair.refresh, expires_in=pair.expires_in)
@@ -33,11 +33,11 @@ def token_obtain(request: HttpRequest, payload: LoginIn, response: HttpResponse)
     pair = services.user_login(
         email=payload.email, password=payload.password, client=client_of(request)
     )
-    return _token_out(response, pair)
+    return token_out(response, pair)
 
 
 @router.post("/token/refresh/", response={200: TokenOut, **_errors})
 def token_refresh(request: HttpRequest, payload: RefreshIn, response: HttpResponse) -> TokenOut:
     """Trade a refresh token for a new pair; it works once, and a replay ends the session."""
     pair = tokens.session_refresh(refresh=payload.refresh, client=client_of(request))
-    return _token_out(response, pair)
+    return token_out(response, pair)
