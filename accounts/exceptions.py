@@ -66,6 +66,17 @@ class SessionNotFound(AccountsError):
     default_message = "Session not found."
 
 
+class Throttled(AccountsError):
+    """Too many attempts from this address or on this account; retry after `retry_after` s."""
+
+    code = "throttled"
+    default_message = "Too many attempts; retry later."
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.retry_after = retry_after
+
+
 class StoreUnavailable(AccountsError):
     """The token store (Redis) did not answer; nothing was issued or accepted."""
 

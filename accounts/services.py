@@ -8,7 +8,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import selectors, tokens
+from accounts import selectors, throttling, tokens
 from accounts.audit import Kind, audit_record
 from accounts.context import Client
 from accounts.exceptions import (
@@ -45,8 +45,10 @@ def _validate_new_user(email: str, password: str) -> list[dict[str, str]]:
     return problems + _password_problems(password, User(email=email), "password")
 
 
-def user_register(*, email: str, password: str) -> User:
+def user_register(*, email: str, password: str, client: Client | None = None) -> User:
     """Create an account; every rule the input breaks is reported at once."""
+    if client is not None:
+        throttling.register_attempt(client=client)
     email = normalize_email(email)
     problems = _validate_new_user(email, password)
     if problems:
@@ -76,7 +78,12 @@ def user_authenticate(*, email: str, password: str, client: Client) -> User:
 
 def user_login(*, email: str, password: str, client: Client) -> tokens.TokenPair:
     """Check credentials and open a session."""
-    user = user_authenticate(email=email, password=password, client=client)
+    throttling.login_attempt(email=email, client=client)
+    try:
+        user = user_authenticate(email=email, password=password, client=client)
+    except InvalidCredentials:
+        throttling.login_failed(email=email)
+        raise
     pair = tokens.session_start(user=user, client=client)
     User.objects.filter(pk=user.pk).update(last_login=timezone.now())
     audit_record(kind=Kind.LOGIN_OK, user=user, session_id=pair.session_id, client=client)

@@ -100,6 +100,24 @@ redis.call('DEL', KEYS[2])
 return gen
 """
 
+# Fixed-window counters. Each key comes with (limit, window ms, mode): mode "hit" counts this
+# attempt and refuses past the limit; "peek" only refuses once the limit has been reached.
+_THROTTLE = """
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local limit, window, mode = tonumber(ARGV[3*i-2]), tonumber(ARGV[3*i-1]), ARGV[3*i]
+  local n
+  if mode == 'hit' then
+    n = redis.call('INCR', key)
+    if n == 1 then redis.call('PEXPIRE', key, window) end
+  else
+    n = tonumber(redis.call('GET', key) or '0') + 1
+  end
+  if n > limit then wait = math.max(wait, redis.call('PTTL', key)) end
+end
+return wait
+"""
+
 SESSION_PREFIX = "auth:sess:"
 
 
@@ -158,6 +176,7 @@ def _scripts() -> dict[str, Any]:
     client = _client()
     sources = {
         "create": _CREATE, "check": _CHECK, "rotate": _ROTATE, "end": _END, "end_all": _END_ALL,
+        "throttle": _THROTTLE,
     }  # fmt: skip
     return {name: client.register_script(src) for name, src in sources.items()}
 
@@ -281,6 +300,36 @@ def _to_session(sid: str, record: dict[str, str]) -> SessionRecord:
         user_agent=record.get("ua", ""),
         ip=record.get("ip", ""),
     )
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A counter: at most `limit` per `window_ms`; `count` False only checks it."""
+
+    key: str
+    limit: int
+    window_ms: int
+    count: bool = True
+
+
+@_translate_errors
+def throttle(limits: list[Limit]) -> int:
+    """Apply the limits in one round trip; the ms to wait if any is exceeded, else 0."""
+    active = [limit for limit in limits if limit.limit > 0]
+    if not active:
+        return 0
+    keys = ["auth:throttle:" + limit.key for limit in active]
+    args: list[object] = []
+    for limit in active:
+        args += [limit.limit, limit.window_ms, "hit" if limit.count else "peek"]
+    return max(int(_scripts()["throttle"](keys=keys, args=args)), 0)
+
+
+@_translate_errors
+def throttle_count(limit: Limit) -> None:
+    """Count one event against a limit without checking it (a failed login, say)."""
+    _scripts()["throttle"](keys=["auth:throttle:" + limit.key], args=[1 << 30, limit.window_ms,
+                                                                     "hit"])  # fmt: skip
 
 
 @_translate_errors

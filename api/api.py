@@ -34,6 +34,7 @@ _STATUS: dict[type[domain.AccountsError], int] = {
     domain.InvalidToken: 401,
     domain.SessionNotFound: 404,
     domain.EmailTaken: 409,
+    domain.Throttled: 429,
     domain.StoreUnavailable: 503,
     domain.KeyConfigurationError: 503,
 }
@@ -61,7 +62,10 @@ def domain_error(request: HttpRequest, exc: domain.AccountsError) -> HttpRespons
     if isinstance(exc, domain.KeyConfigurationError):
         logger.error("signing keys: %s", exc)
         exc = domain.KeyConfigurationError("Token signing is unavailable.")
-    return _respond(request, _status_of(exc), error_body(str(exc), exc.code, errors))
+    response = _respond(request, _status_of(exc), error_body(str(exc), exc.code, errors))
+    if isinstance(exc, domain.Throttled):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(ValidationError)

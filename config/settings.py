@@ -165,6 +165,12 @@ NINJA_JWT = {
     "JTI_CLAIM": "jti",
     "LEEWAY": JWT_LEEWAY,
 }
+# Throttling (0 turns a limit off): attempts per client address per minute, and failed logins
+# per account within a window, after which that account's logins are refused until it ends.
+THROTTLE_LOGIN_PER_MINUTE = env.get_int("THROTTLE_LOGIN_PER_MINUTE", 30)
+THROTTLE_REGISTER_PER_MINUTE = env.get_int("THROTTLE_REGISTER_PER_MINUTE", 30)
+THROTTLE_ACCOUNT_FAILURES = env.get_int("THROTTLE_ACCOUNT_FAILURES", 10)
+THROTTLE_ACCOUNT_WINDOW_SECONDS = env.get_int("THROTTLE_ACCOUNT_WINDOW_SECONDS", 900, minimum=1)
 AUDIT_RETENTION_DAYS = env.get_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
 RETRY_AFTER_SECONDS = env.get_int("RETRY_AFTER_SECONDS", 5, minimum=1)
 

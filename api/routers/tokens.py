@@ -12,7 +12,7 @@ from api.schemas import ErrorOut, LoginIn, RefreshIn, RegisterIn, TokenOut, User
 
 router = Router(tags=["auth"])
 
-_errors = {400: ErrorOut, 401: ErrorOut, 503: ErrorOut}
+_errors = {400: ErrorOut, 401: ErrorOut, 429: ErrorOut, 503: ErrorOut}
 
 
 def token_out(response: HttpResponse, pair: tokens.TokenPair) -> TokenOut:
@@ -21,10 +21,16 @@ def token_out(response: HttpResponse, pair: tokens.TokenPair) -> TokenOut:
     return TokenOut(access=pair.access, refresh=pair.refresh, expires_in=pair.expires_in)
 
 
-@router.post("/register/", response={201: UserOut, 400: ErrorOut, 409: ErrorOut})
+@router.post(
+    "/register/",
+    response={201: UserOut, 400: ErrorOut, 409: ErrorOut, 429: ErrorOut, 503: ErrorOut},
+)
 def register(request: HttpRequest, payload: RegisterIn) -> Status[User]:
     """Create an account. Email is the login, unique whatever its case."""
-    return Status(201, services.user_register(email=payload.email, password=payload.password))
+    user = services.user_register(
+        email=payload.email, password=payload.password, client=client_of(request)
+    )
+    return Status(201, user)
 
 
 @router.post("/token/", response={200: TokenOut, **_errors})
