@@ -1,4 +1,5 @@
-"""Refuse what the API cannot read before any view runs: oversized or non-JSON bodies."""
+"""The API's edges: refuse bodies it cannot read before any view runs, and answer the
+responses Django and Ninja build themselves (405, slash redirects) in the common shape."""
 
 from __future__ import annotations
 
@@ -17,11 +18,26 @@ class RequestGuardMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith("/api/") and request.method in _BODY_METHODS:
+        if not request.path.startswith("/api/"):
+            return self.get_response(request)
+        if request.method in _BODY_METHODS:
             refusal = self._refusal(request)
             if refusal is not None:
                 return refusal
-        return self.get_response(request)
+        return self._reshape(request, self.get_response(request))
+
+    @staticmethod
+    def _reshape(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if response.status_code == 405 and not response.get("Content-Type", "").startswith(
+            "application/json"
+        ):
+            reshaped = error_response(405, "Method not allowed.", "method_not_allowed")
+            reshaped["Allow"] = response.get("Allow", "")
+            return reshaped
+        if response.status_code == 301 and request.method not in {"GET", "HEAD"}:
+            # APPEND_SLASH would redirect, and the client would drop its body: say where to go.
+            return error_response(404, f"Not found. Did you mean {request.path}/ ?", "not_found")
+        return response
 
     @staticmethod
     def _refusal(request: HttpRequest) -> HttpResponse | None:

@@ -1,0 +1,38 @@
+"""Responses Django and Ninja would build on their own, answered in the common error shape."""
+
+from http import HTTPStatus
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_wrong_method_is_405_in_the_common_shape(api):
+    response = api.get("/api/register/")
+    assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED
+    assert response.json() == {"detail": "Method not allowed.", "code": "method_not_allowed"}
+    assert response["Allow"] == "POST"
+
+
+def test_post_without_trailing_slash_says_where_to_go_instead_of_dropping_the_body(api):
+    response = api.post("/api/register", {"email": "a@b.co"}, content_type="application/json")
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert response.json() == {
+        "detail": "Not found. Did you mean /api/register/ ?",
+        "code": "not_found",
+    }
+
+
+def test_unknown_path_is_404_json(api):
+    response = api.get("/nowhere/")
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
+
+
+def test_openapi_schema_and_docs_are_served(api):
+    schema = api.get("/api/openapi.json")
+    assert schema.status_code == HTTPStatus.OK
+    paths = schema.json()["paths"]
+    for path in ("/api/register/", "/api/token/", "/api/token/refresh/", "/api/me/"):
+        assert path in paths
+    assert api.get("/api/docs").status_code == HTTPStatus.OK
