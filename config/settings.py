@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "api.middleware.RequestGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -118,7 +119,10 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = STATE_DIR / "static"
+# The admin's and Swagger UI's assets, served by WhiteNoise straight from the installed apps
+# (no collectstatic step, no separate web server): a handful of files, read once at start-up.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # 64 KiB is far more than any request of this API needs.
@@ -181,7 +185,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.get("LOG_LEVEL", "INFO").upper()},
     # Django logs the request on 4xx/5xx; tokens only ever travel in headers and bodies, not URLs.
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        # A request for a host outside ALLOWED_HOSTS is answered 400; no traceback for it.
+        "django.security.DisallowedHost": {"handlers": [], "propagate": False},
+    },
 }
 
 

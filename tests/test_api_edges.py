@@ -36,3 +36,14 @@ def test_openapi_schema_and_docs_are_served(api):
     for path in ("/api/register/", "/api/token/", "/api/token/refresh/", "/api/me/"):
         assert path in paths
     assert api.get("/api/docs").status_code == HTTPStatus.OK
+
+
+def test_swagger_ui_assets_are_served_without_debug(api, settings):
+    """The docs page and the admin need their CSS/JS even with DEBUG off (WhiteNoise)."""
+    assert settings.DEBUG is False
+    page = api.get("/api/docs").content.decode()
+    assert "swagger-ui-bundle.js" in page
+    for asset in ("/static/ninja/swagger-ui-bundle.js", "/static/admin/css/base.css"):
+        response = api.get(asset)
+        assert response.status_code == HTTPStatus.OK, asset
+        assert b"".join(response.streaming_content)
