@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import QuerySet
@@ -74,6 +75,18 @@ class UserAdmin(BaseUserAdmin):
         super().save_model(request, obj, form, change)
         if deactivated:
             services.user_deactivate(user=obj, client=_client(request))
+
+    def user_change_password(
+        self, request: HttpRequest, id: str, form_url: str = ""
+    ) -> HttpResponse:
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            # A password set here is a password change: every session of the user ends.
+            user = get_object_or_404(User, pk=unquote(id))
+            services.user_sessions_revoke(
+                user=user, kind=AuditEvent.Kind.PASSWORD_CHANGED, client=_client(request)
+            )
+        return response
 
     def delete_model(self, request: HttpRequest, obj: User) -> None:
         services.user_delete(user=obj, client=_client(request))

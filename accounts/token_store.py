@@ -74,7 +74,8 @@ if s[5] == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], exp - now)
   return {'rotated', ARGV[2], now, exp}
 end
-if s[7] == ARGV[1] and now < tonumber(s[8]) then
+-- Grace 0 is off: a loser whose clock read came before the winner's is still a reuse.
+if tonumber(ARGV[5]) > 0 and s[7] == ARGV[1] and now < tonumber(s[8]) then
   return {'grace', s[5], tonumber(s[6]), tonumber(s[2])}
 end
 redis.call('DEL', KEYS[1])

@@ -1,0 +1,307 @@
+"""`manage.py jwtkeys` and the key set in force: generate, list, rotate, prune, JWKS.
+
+The key set is loaded once per process; `keys.keyset.cache_clear()` stands for the restart that
+the command asks the operator to do after changing the file.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import stat
+from datetime import timedelta
+from http import HTTPStatus
+from io import StringIO
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from django.core.management import CommandError, call_command
+
+from accounts import keys
+from tests.lifecycle import T0, assert_unauthorized, claims, me, refresh
+
+pytestmark = pytest.mark.django_db
+
+
+def _run(*args):
+    out, err = StringIO(), StringIO()
+    call_command("jwtkeys", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def _restart():
+    keys.keyset.cache_clear()
+
+
+@pytest.fixture
+def keyfile(tmp_path, settings):
+    """A key-set file made by `jwtkeys generate`, in force as JWT_KEYS_FILE."""
+    path = tmp_path / "jwt-keys.json"
+    path.write_text(_run("generate")[0])
+    settings.JWT_KEYS = None
+    settings.JWT_KEYS_FILE = str(path)
+    _restart()
+    yield path
+    _restart()
+
+
+def _document(path):
+    return json.loads(path.read_text())
+
+
+def _kid(token):
+    return jwt.get_unverified_header(token)["kid"]
+
+
+def _jwks_kids(api):
+    return [key["kid"] for key in api.get("/.well-known/jwks.json").json()["keys"]]
+
+
+def test_generate_prints_a_key_set_the_service_loads(api, user, login, keyfile):
+    document = _document(keyfile)
+    [jwk] = document["keys"]
+
+    assert document["signing_kid"] == jwk["kid"] == keys.thumbprint(jwk)
+    assert (jwk["kty"], jwk["crv"], jwk["alg"], jwk["use"]) == ("EC", "P-256", "ES256", "sig")
+    assert "d" in jwk
+    assert keys.keyset().signer.kid == jwk["kid"]
+    pair = login(user)
+    assert _kid(pair["access"]) == _kid(pair["refresh"]) == jwk["kid"]
+    assert me(api, pair["access"]).status_code == HTTPStatus.OK
+
+
+def test_generate_rs256_when_the_service_is_configured_for_it(settings):
+    settings.JWT_ALGORITHM = "RS256"
+
+    document = json.loads(_run("generate", "--alg", "RS256")[0])
+
+    [jwk] = document["keys"]
+    assert (jwk["kty"], jwk["alg"]) == ("RSA", "RS256")
+    assert keys.parse_keyset(document).signer.alg == "RS256"
+
+
+def test_generate_refuses_a_key_the_configured_algorithm_cannot_use(settings):
+    """A set the service could not load is never printed or written."""
+    settings.JWT_ALGORITHM = "ES256"
+
+    with pytest.raises(CommandError, match="the signing key is RS256 but JWT_ALGORITHM is ES256"):
+        _run("generate", "--alg", "RS256")
+
+
+def test_the_jwks_publishes_only_public_parts_and_is_cacheable(api, keyfile):
+    [private] = _document(keyfile)["keys"]
+
+    response = api.get("/.well-known/jwks.json")
+
+    assert response.status_code == HTTPStatus.OK
+    assert response["Cache-Control"] == "public, max-age=300"
+    public = {name: value for name, value in private.items() if name != "d"}
+    assert response.json() == {"keys": [public]}
+
+
+def test_the_jwks_max_age_comes_from_settings(api, keyfile, settings):
+    settings.JWKS_MAX_AGE = 60
+
+    assert api.get("/.well-known/jwks.json")["Cache-Control"] == "public, max-age=60"
+
+
+def test_list_marks_the_signer(keyfile, time_machine):
+    old = _document(keyfile)["signing_kid"]
+    assert _run("list")[0] == f"{old}  ES256  signer\n"
+    time_machine.move_to(T0, tick=False)
+    _run("rotate")
+    new = _document(keyfile)["signing_kid"]
+
+    listed = _run("list")[0]
+
+    assert listed.splitlines() == [
+        f"{old}  ES256  verify-only retired_at={int(T0.timestamp())}",
+        f"{new}  ES256  signer",
+    ]
+
+
+def test_rotate_writes_a_private_file_and_says_to_restart(keyfile):
+    _, err = _run("rotate")
+
+    assert stat.S_IMODE(keyfile.stat().st_mode) == 0o600
+    assert f"wrote {keyfile}; restart the service (every replica) to load it" in err
+    assert f"new signer {_document(keyfile)['signing_kid']}; dropped: -" in err
+
+
+def test_tokens_of_the_verify_only_old_key_still_pass_after_rotation(api, user, login, keyfile):
+    old = _document(keyfile)["signing_kid"]
+    before = login(user)
+    _run("rotate")
+    _restart()
+    new = _document(keyfile)["signing_kid"]
+
+    assert new != old
+    assert _kid(before["access"]) == old
+    assert me(api, before["access"]).status_code == HTTPStatus.OK
+    rotated = refresh(api, before["refresh"])
+    assert rotated.status_code == HTTPStatus.OK
+    assert _kid(rotated.json()["access"]) == _kid(rotated.json()["refresh"]) == new
+    assert _kid(login(user)["access"]) == new
+
+
+def test_a_rotation_shows_in_the_jwks(api, keyfile):
+    old = _document(keyfile)["signing_kid"]
+    assert _jwks_kids(api) == [old]
+    _run("rotate")
+    _restart()
+
+    response = api.get("/.well-known/jwks.json")
+
+    assert response["Cache-Control"] == "public, max-age=300"
+    assert [key["kid"] for key in response.json()["keys"]] == [
+        old,
+        _document(keyfile)["signing_kid"],
+    ]
+    assert all("d" not in key for key in response.json()["keys"])
+
+
+def test_add_is_verify_only_until_promoted(api, user, login, keyfile):
+    old = _document(keyfile)["signing_kid"]
+    _run("add")
+    _restart()
+    [added] = [k["kid"] for k in _document(keyfile)["keys"] if k["kid"] != old]
+    assert _jwks_kids(api) == [old, added]
+    assert _kid(login(user)["access"]) == old
+
+    _run("promote", added)
+    _restart()
+
+    assert _kid(login(user)["access"]) == added
+
+
+def test_promote_refuses_a_kid_not_in_the_set(keyfile):
+    with pytest.raises(CommandError, match="'nope' is not a private key of the set"):
+        _run("promote", "nope")
+
+
+@pytest.mark.parametrize(
+    ("after", "kept"),
+    [(timedelta(days=1) - timedelta(seconds=1), True), (timedelta(days=1, seconds=1), False)],
+    ids=["before-the-longest-lifetime", "after-the-longest-lifetime"],
+)
+def test_prune_drops_the_old_key_only_once_its_tokens_have_expired(
+    api, keyfile, time_machine, after, kept
+):
+    old = _document(keyfile)["signing_kid"]
+    time_machine.move_to(T0, tick=False)
+    _run("rotate")
+    new = _document(keyfile)["signing_kid"]
+    time_machine.shift(after)
+
+    _, err = _run("prune")
+    _restart()
+
+    expected = [old, new] if kept else [new]
+    assert [k["kid"] for k in _document(keyfile)["keys"]] == expected
+    assert _jwks_kids(api) == expected
+    assert f"dropped {0 if kept else 1} retired key(s): {'-' if kept else old}\n" in err
+
+
+def test_a_second_rotation_a_lifetime_later_drops_the_first_key(keyfile, time_machine):
+    first = _document(keyfile)["signing_kid"]
+    time_machine.move_to(T0, tick=False)
+    _run("rotate")
+    second = _document(keyfile)["signing_kid"]
+    time_machine.shift(timedelta(days=2))
+
+    _run("rotate")
+
+    third = _document(keyfile)["signing_kid"]
+    assert [k["kid"] for k in _document(keyfile)["keys"]] == [second, third]
+    assert first not in {second, third}
+
+
+def test_lifetime_for_prune_is_read_from_settings(keyfile, time_machine, settings):
+    settings.REFRESH_TOKEN_LIFETIME = timedelta(hours=1)
+    time_machine.move_to(T0, tick=False)
+    _run("rotate")
+    time_machine.shift(timedelta(hours=1, seconds=1))
+
+    _run("prune")
+
+    assert len(_document(keyfile)["keys"]) == 1
+
+
+def _sign_foreign(payload, headers):
+    return jwt.encode(
+        payload, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256", headers=headers
+    )
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _hs256_with_public_key(payload, kid):
+    """Algorithm confusion: HMAC keyed with the service's public key in PEM."""
+    public = keys.keyset().signer.key.public_key()
+    secret = public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    header = {"alg": "HS256", "typ": "JWT", "kid": kid}
+    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(payload).encode())}"
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(signature)}"
+
+
+FORGERIES = {
+    "unknown-kid": lambda payload, kid: _sign_foreign(payload, {"kid": "unknown"}),
+    "no-kid": lambda payload, kid: _sign_foreign(payload, {}),
+    "our-kid-their-key": lambda payload, kid: _sign_foreign(payload, {"kid": kid}),
+    "alg-none": lambda payload, kid: jwt.encode(
+        payload, None, algorithm="none", headers={"kid": kid}
+    ),
+    "hs256-keyed-with-our-public-key": _hs256_with_public_key,
+}
+
+
+@pytest.mark.parametrize("forge", FORGERIES.values(), ids=FORGERIES.keys())
+def test_a_token_not_signed_by_a_key_of_the_set_is_refused(api, user, login, keyfile, forge):
+    """Attack: a live session's claims under a forged signature or unknown kid -> 401."""
+    genuine = login(user)
+    kid = _document(keyfile)["signing_kid"]
+
+    forged = forge(claims(genuine["access"]), kid)
+
+    assert_unauthorized(me(api, forged))
+    assert me(api, genuine["access"]).status_code == HTTPStatus.OK
+
+
+def test_a_token_of_a_key_removed_from_the_set_is_refused(api, user, login, keyfile):
+    """A key taken out of the set (e.g. compromised) stops its tokens at the next restart."""
+    old = _document(keyfile)["signing_kid"]
+    pair = login(user)
+    _run("rotate")
+    document = _document(keyfile)
+    document["keys"] = [k for k in document["keys"] if k["kid"] != old]
+    keyfile.write_text(json.dumps(document))
+    _restart()
+
+    assert_unauthorized(me(api, pair["access"]))
+    assert_unauthorized(refresh(api, pair["refresh"]))
+
+
+def test_an_unreadable_key_set_fails_closed(api, user, password, keyfile):
+    keyfile.write_text("{not json")
+    _restart()
+
+    login = api.post(
+        "/api/token/",
+        {"email": user.email, "password": password},
+        content_type="application/json",
+    )
+    jwks = api.get("/.well-known/jwks.json")
+
+    assert login.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert login.json() == {"detail": "Token signing is unavailable.", "code": "key_configuration"}
+    assert jwks.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert jwks.json() == {"detail": "Key set unavailable.", "code": "key_configuration"}
+    with pytest.raises(CommandError, match="cannot read"):
+        _run("list")
