@@ -48,7 +48,9 @@ class RequestGuardMiddleware:
         if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
             return error_response(413, "Request body too large.", "payload_too_large")
         content_type = request.content_type or ""
-        if length and content_type != "application/json":
+        # A chunked body has no Content-Length, but is a body all the same.
+        has_body = length or "HTTP_TRANSFER_ENCODING" in request.META
+        if has_body and content_type != "application/json":
             return error_response(
                 415, "Send the body as application/json.", "unsupported_media_type"
             )

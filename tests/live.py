@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,27 +43,39 @@ def uvicorn_server(env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
     cmd = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
            "--port", str(port), "--workers", str(workers), "--lifespan", "off",
            "--no-access-log"]  # fmt: skip
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
+    # Output goes to a file, not a pipe: a pipe nobody reads fills up and blocks the server.
+    with tempfile.TemporaryFile(mode="w+") as log:
+        # Its own process group: the workers of a multi-worker server go down with it.
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
         try:
-            wait_until(lambda: httpx.get(f"{base}/health/live").status_code == 200,
-                       what="uvicorn")  # fmt: skip
-        except TimeoutError:
-            proc.kill()
-            output = proc.communicate(timeout=5)[0]
-            raise RuntimeError(f"uvicorn did not start:\n{output[-3000:]}") from None
-        yield base
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
             try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                # Generous: workers start slowly on a busy machine (each imports Django).
+                wait_until(lambda: httpx.get(f"{base}/health/live").status_code == 200,
+                           timeout=60, what="uvicorn")  # fmt: skip
+            except TimeoutError:
+                _kill_group(proc)
+                proc.wait(timeout=5)
+                log.seek(0)
+                raise RuntimeError(f"uvicorn did not start:\n{log.read()[-3000:]}") from None
+            yield base
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            _kill_group(proc)  # workers a parent left behind (it was killed, or died first)
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 @contextlib.contextmanager

@@ -292,7 +292,7 @@ def test_prune_audit_follows_the_moving_clock(time_machine):
 
 @pytest.mark.parametrize("days", ["0", "-3"])
 def test_prune_audit_refuses_to_empty_the_log(days):
-    """Mistake: `prune_audit --days 0` would delete every row. Expected: refused, nothing deleted."""
+    """Mistake: `prune_audit --days 0` would delete every row. Expected: refused, none deleted."""
     from django.core.management.base import CommandError
 
     from accounts.audit import audit_record

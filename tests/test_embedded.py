@@ -1,0 +1,171 @@
+"""The embedded default (SQLite + in-process token store): it serves the flow, and refuses what
+it cannot do safely (production mode, more than one worker)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import runpy
+import subprocess
+import sys
+from collections.abc import Iterator
+from http import HTTPStatus
+
+import httpx
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from tests.factories import PASSWORD
+from tests.jwt_tools import claims_of, header_of
+from tests.live import ROOT, free_port, wait_until
+
+pytestmark = pytest.mark.slow
+
+# Empty values count as unset (config.env): this removes every storage setting the tests use.
+UNCONFIGURED = {
+    "DATABASE_URL": "",
+    "REDIS_URL": "",
+    "DB_HOST": "",
+    "REDIS_HOST": "",
+    "DJANGO_SETTINGS_MODULE": "config.settings",
+    "APP_ENV": "development",
+    "WEB_CONCURRENCY": "",
+    "JWT_KEYS": "",
+    "JWT_KEYS_FILE": "",
+}
+STRONG_SECRET = "q8Vn3xT0bLk2Rz7Wc5Hs1Pj9Ud4Fy6Me8Ga0Ko3Ni7Xt2Bv5Lq1Zr9Sw4Cp6Dh8Jf0"
+
+
+def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def embedded_env(tmp_path) -> dict[str, str]:
+    return {**UNCONFIGURED, "STATE_DIR": str(tmp_path)}
+
+
+@contextlib.contextmanager
+def _serve(env: dict[str, str]) -> Iterator[tuple[str, list[str]]]:
+    """`manage.py serve`, what `make run` starts; yields its URL and (after exit) its stderr."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "serve"],
+        cwd=ROOT,
+        env={**os.environ, **env, "PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base, stderr = f"http://127.0.0.1:{port}", []
+    try:
+        wait_until(
+            lambda: httpx.get(f"{base}/health/live").status_code == 200,
+            timeout=30,
+            what="manage.py serve",
+        )
+        yield base, stderr
+    finally:
+        proc.terminate()
+        stderr.append(proc.communicate(timeout=15)[1])
+
+
+def test_embedded_default_migrates_and_serves_the_whole_flow(embedded_env, tmp_path):
+    """`make run` with nothing configured: migrate, serve, and the flow works end to end."""
+    migrated = _manage("migrate", "--noinput", env=embedded_env)
+    assert migrated.returncode == 0, migrated.stderr
+    assert (tmp_path / "db.sqlite3").exists()
+
+    with _serve(embedded_env) as (base, stderr), httpx.Client(base_url=base, timeout=20) as http:
+        credentials = {"email": "Ada@Example.com", "password": PASSWORD}
+        created = http.post("/api/register/", json=credentials)
+        assert created.status_code == HTTPStatus.CREATED, created.text
+        pair = http.post("/api/token/", json=credentials)
+        assert pair.status_code == HTTPStatus.OK, pair.text
+        tokens = pair.json()
+        me = http.get("/api/me/", headers={"Authorization": f"Bearer {tokens['access']}"})
+        assert me.status_code == HTTPStatus.OK
+        assert me.json()["email"] == "ada@example.com"
+        refreshed = http.post("/api/token/refresh/", json={"refresh": tokens["refresh"]})
+        assert refreshed.status_code == HTTPStatus.OK
+        assert claims_of(refreshed.json()["refresh"])["jti"] != claims_of(tokens["refresh"])["jti"]
+        ready = http.get("/health/ready")
+        assert ready.json() == {"status": "ok", "checks": {"database": "ok", "token_store": "ok"}}
+        jwks = http.get("/.well-known/jwks.json").json()
+
+    # It said so at start-up, and signed with the development key it made in STATE_DIR.
+    assert "embedded default" in stderr[0]
+    assert "DATABASE_URL" in stderr[0]
+    assert (tmp_path / "dev-jwt-keys.json").exists()
+    assert [key["kid"] for key in jwks["keys"]] == [header_of(tokens["access"])["kid"]]
+
+
+PRODUCTION_STORAGE = {
+    "APP_ENV": "production",
+    "DATABASE_URL": "postgres://u:p@db:5432/auth",
+    "REDIS_URL": "redis://cache:6379/0",
+}
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        pytest.param(
+            {"APP_ENV": "production", "SECRET_KEY": STRONG_SECRET, "ALLOWED_HOSTS": "a.example"},
+            "DATABASE_URL",
+            id="production-on-embedded",
+        ),
+        pytest.param({"WEB_CONCURRENCY": "2"}, "WEB_CONCURRENCY", id="two-workers-on-embedded"),
+        pytest.param(
+            {**PRODUCTION_STORAGE, "SECRET_KEY": "short"}, "SECRET_KEY", id="production-weak-secret"
+        ),
+    ],
+)
+def test_unsafe_configurations_refuse_to_start(embedded_env, env, named):
+    """`manage.py check` (any command) stops with a message that says what to set."""
+    result = _manage("check", env={**embedded_env, **env})
+
+    assert result.returncode != 0
+    assert "refusing to start" in result.stderr
+    assert named in result.stderr
+
+
+def _load_settings(monkeypatch, env: dict[str, str]) -> dict:
+    """Run config/settings.py in-process under `env`: the start-up checks without a process."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(ROOT / "config" / "settings.py"))
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["", "short", "a" * 64, "django-insecure-" + "x1y2z3" * 10, "dev-insecure-" + "x1y2z3" * 10],
+    ids=["missing", "short", "one-character", "django-insecure", "dev-insecure"],
+)
+def test_production_refuses_a_missing_or_weak_secret_key(monkeypatch, embedded_env, secret):
+    env = {**embedded_env, **PRODUCTION_STORAGE, "SECRET_KEY": secret}
+
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY is missing or weak"):
+        _load_settings(monkeypatch, env)
+
+
+def test_production_with_everything_set_starts(monkeypatch, embedded_env):
+    """The refusals are specific: complete production settings load."""
+    env = {
+        **embedded_env,
+        **PRODUCTION_STORAGE,
+        "SECRET_KEY": STRONG_SECRET,
+        "ALLOWED_HOSTS": "auth.example.com",
+        "JWT_KEYS": '{"signing_kid": "k", "keys": []}',
+    }
+
+    loaded = _load_settings(monkeypatch, env)
+
+    assert (loaded["PRODUCTION"], loaded["EMBEDDED"], loaded["DEBUG"]) == (True, False, False)
