@@ -29,15 +29,6 @@ def test_unknown_path_is_404_json(api):
     assert response.json() == {"detail": "Not found.", "code": "not_found"}
 
 
-def test_openapi_schema_and_docs_are_served(api):
-    schema = api.get("/api/openapi.json")
-    assert schema.status_code == HTTPStatus.OK
-    paths = schema.json()["paths"]
-    for path in ("/api/register/", "/api/token/", "/api/token/refresh/", "/api/me/"):
-        assert path in paths
-    assert api.get("/api/docs").status_code == HTTPStatus.OK
-
-
 def test_swagger_ui_assets_are_served_without_debug(api, settings):
     """The docs page and the admin need their CSS/JS even with DEBUG off (WhiteNoise)."""
     assert settings.DEBUG is False
