@@ -100,7 +100,11 @@ def user_change_password(
     *, user: User, current_password: str, new_password: str, client: Client
 ) -> tokens.TokenPair:
     """Set a new password, end every session, and open a fresh one for the caller."""
+    # Wrong current passwords count with failed logins: a stolen access token is no way to
+    # guess the password either.
+    throttling.password_attempt(email=user.email)
     if not user.check_password(current_password):
+        throttling.login_failed(email=user.email)
         raise WrongPassword()
     problems = _password_problems(new_password, user, "new_password")
     if problems:

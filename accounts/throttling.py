@@ -38,6 +38,11 @@ def login_attempt(*, email: str, client: Client) -> None:
     _check([per_ip, _failures(email, count=False)])
 
 
+def password_attempt(*, email: str) -> None:
+    """Refuse (Throttled) a password check on an account under attack."""
+    _check([_failures(email, count=False)])
+
+
 def login_failed(*, email: str) -> None:
     token_store.throttle_count(_failures(email, count=True))
 

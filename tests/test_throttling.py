@@ -85,3 +85,33 @@ def test_counters_expire_and_do_not_store_addresses_in_clear(api, settings, toke
     assert len(keys) == 2
     assert not any("secret.person" in key for key in keys)
     assert all(token_store.pttl(key) > 0 for key in keys)
+
+
+def test_guessing_the_current_password_with_a_stolen_access_token_is_throttled(
+    api, settings, login, password
+):
+    """Attack: a stolen access token used to guess the password through password change.
+    Expected: after THROTTLE_ACCOUNT_FAILURES wrong guesses, 429 throttled, even for the
+    right password; and the guesses count against logins on that account too."""
+    settings.THROTTLE_ACCOUNT_FAILURES = 2
+    user = UserFactory()
+    access = login(user)["access"]
+
+    def change(current):
+        return api.post(
+            "/api/password/change/",
+            {"current_password": current, "new_password": "a brand new passphrase"},
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {access}",
+        )
+
+    assert [change("guess one!").status_code, change("guess two!").status_code] == [
+        HTTPStatus.BAD_REQUEST,
+        HTTPStatus.BAD_REQUEST,
+    ]
+    blocked = change(password)
+    assert blocked.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert blocked.json() == THROTTLED
+    assert _login(api, user.email, password).status_code == HTTPStatus.TOO_MANY_REQUESTS
+    user.refresh_from_db()
+    assert user.check_password(password)
