@@ -17,7 +17,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from accounts import services, tokens
-from accounts.context import Client
+from accounts.context import client_of
 from accounts.exceptions import AccountsError, SessionNotFound
 from accounts.models import AuditEvent, User
 
@@ -33,13 +33,6 @@ class UserEditForm(UserChangeForm):
         model = User
         fields = ("email",)
         field_classes = {"email": forms.EmailField}
-
-
-def _client(request: HttpRequest) -> Client:
-    return Client(
-        user_agent=request.headers.get("User-Agent", "")[:256],
-        ip=str(request.META.get("REMOTE_ADDR", "")),
-    )
 
 
 @admin.register(User)
@@ -74,7 +67,7 @@ class UserAdmin(BaseUserAdmin):
         deactivated = change and "is_active" in form.changed_data and not obj.is_active
         super().save_model(request, obj, form, change)
         if deactivated:
-            services.user_deactivate(user=obj, client=_client(request))
+            services.user_deactivate(user=obj, client=client_of(request))
 
     def user_change_password(
         self, request: HttpRequest, id: str, form_url: str = ""
@@ -84,16 +77,16 @@ class UserAdmin(BaseUserAdmin):
             # A password set here is a password change: every session of the user ends.
             user = get_object_or_404(User, pk=unquote(id))
             services.user_sessions_revoke(
-                user=user, kind=AuditEvent.Kind.PASSWORD_CHANGED, client=_client(request)
+                user=user, kind=AuditEvent.Kind.PASSWORD_CHANGED, client=client_of(request)
             )
         return response
 
     def delete_model(self, request: HttpRequest, obj: User) -> None:
-        services.user_delete(user=obj, client=_client(request))
+        services.user_delete(user=obj, client=client_of(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset:
-            services.user_delete(user=user, client=_client(request))
+            services.user_delete(user=user, client=client_of(request))
 
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view(self.sessions_view)
@@ -127,10 +120,10 @@ class UserAdmin(BaseUserAdmin):
         sid = request.POST.get("session_id", "")
         try:
             if sid:
-                tokens.session_end(user=user, sid=sid, client=_client(request))
+                tokens.session_end(user=user, sid=sid, client=client_of(request))
                 messages.success(request, "Session ended.")
             else:
-                services.user_logout_all(user=user, client=_client(request))
+                services.user_logout_all(user=user, client=client_of(request))
                 messages.success(request, "Every session ended.")
         except SessionNotFound:
             messages.warning(request, "That session had already ended.")

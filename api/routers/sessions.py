@@ -6,9 +6,9 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Router, Status
 
 from accounts import services, tokens
+from accounts.context import client_of
 from accounts.token_store import SessionRecord
 from api.auth import BearerAuth
-from api.client import client_of
 from api.routers.tokens import token_out
 from api.schemas import ErrorOut, PasswordChangeIn, RefreshIn, SessionOut, TokenOut
 

@@ -6,8 +6,8 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Router, Status
 
 from accounts import services, tokens
+from accounts.context import client_of
 from accounts.models import User
-from api.client import client_of
 from api.schemas import ErrorOut, LoginIn, RefreshIn, RegisterIn, TokenOut, UserOut
 
 router = Router(tags=["auth"])

@@ -24,7 +24,7 @@ class Command(BaseCommand):
             port=settings.SERVE_PORT,
             workers=settings.WEB_CONCURRENCY,
             lifespan="off",
-            # X-Forwarded-For is read by api.client, and only from TRUSTED_PROXY_COUNT proxies.
+            # accounts.context reads X-Forwarded-For, and only from TRUSTED_PROXY_COUNT proxies.
             proxy_headers=False,
             server_header=False,
             log_level="info",
