@@ -39,7 +39,6 @@ class TokenPair:
 class AccessClaims:
     user_id: str
     session_id: str
-    jti: str
 
 
 class _KeySetBackend(TokenBackend):
@@ -190,7 +189,7 @@ def session_refresh(*, refresh: str, client: Client) -> TokenPair:
 def access_verify(raw: str) -> AccessClaims:
     """Check an access token's signature, claims and session (one Redis round trip)."""
     token = _decode(raw, AccessToken)
-    claims = AccessClaims(user_id=token["sub"], session_id=token["sid"], jti=token["jti"])
+    claims = AccessClaims(user_id=token["sub"], session_id=token["sid"])
     if not token_store.session_is_live(sid=claims.session_id, user_id=claims.user_id,
                                        now_ms=_now_ms()):  # fmt: skip
         raise InvalidToken()
