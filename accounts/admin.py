@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from django import forms
@@ -9,6 +10,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -16,10 +18,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from accounts import services, tokens
-from accounts.context import client_of
+from accounts import services, sessions
 from accounts.exceptions import AccountsError, SessionNotFound
 from accounts.models import AuditEvent, User
+from accounts.types import Session
+from api.caller import caller_of
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -57,7 +60,7 @@ class UserAdmin(BaseUserAdmin):
     @admin.display(description="live sessions")
     def live_sessions(self, user: User) -> str:
         try:
-            count = len(tokens.sessions_list(user=user))
+            count = len(sessions.sessions_list(user=user))
         except AccountsError:
             return "token store unavailable"
         url = reverse("admin:accounts_user_sessions", args=[user.pk])
@@ -67,26 +70,28 @@ class UserAdmin(BaseUserAdmin):
         deactivated = change and "is_active" in form.changed_data and not obj.is_active
         super().save_model(request, obj, form, change)
         if deactivated:
-            services.user_deactivate(user=obj, client=client_of(request))
+            services.user_deactivate(user=obj, caller=caller_of(request))
 
     def user_change_password(
         self, request: HttpRequest, id: str, form_url: str = ""
     ) -> HttpResponse:
-        response = super().user_change_password(request, id, form_url)
-        if request.method == "POST" and response.status_code == 302:
-            # A password set here is a password change: every session of the user ends.
-            user = get_object_or_404(User, pk=unquote(id))
-            services.user_sessions_revoke(
-                user=user, kind=AuditEvent.Kind.PASSWORD_CHANGED, client=client_of(request)
-            )
+        # A password set here is a password change: the new password and the end of every
+        # session are one transaction, so neither happens without the other.
+        with transaction.atomic():
+            response = super().user_change_password(request, id, form_url)
+            if request.method == "POST" and response.status_code == HTTPStatus.FOUND:
+                user = get_object_or_404(User, pk=unquote(id))
+                sessions.sessions_end_all(
+                    user=user, kind=AuditEvent.Kind.PASSWORD_CHANGED, caller=caller_of(request)
+                )
         return response
 
     def delete_model(self, request: HttpRequest, obj: User) -> None:
-        services.user_delete(user=obj, client=client_of(request))
+        services.user_delete(user=obj, caller=caller_of(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset:
-            services.user_delete(user=user, client=client_of(request))
+            services.user_delete(user=user, caller=caller_of(request))
 
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view(self.sessions_view)
@@ -98,32 +103,34 @@ class UserAdmin(BaseUserAdmin):
     def sessions_view(self, request: HttpRequest, user_id: str) -> HttpResponse:
         user = get_object_or_404(User, pk=user_id)
         if not self.has_change_permission(request, user):
-            return HttpResponse(status=403)
+            return HttpResponse(status=HTTPStatus.FORBIDDEN)
         if request.method == "POST":
             self._end_sessions(request, user)
             return HttpResponseRedirect(request.path)
-        sessions = []
+        live: list[Session] = []
         try:
-            sessions = tokens.sessions_list(user=user)
+            live = sessions.sessions_list(user=user)
         except AccountsError:
             messages.error(request, "The token store is unavailable.")
         context = {
             **self.admin_site.each_context(request),
             "title": f"Live sessions of {user.email}",
             "subject": user,
-            "sessions": sessions,
+            "sessions": live,
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/accounts/user/sessions.html", context)
 
     def _end_sessions(self, request: HttpRequest, user: User) -> None:
-        sid = request.POST.get("session_id", "")
+        session_id = request.POST.get("session_id", "")
         try:
-            if sid:
-                tokens.session_end(user=user, sid=sid, client=client_of(request))
+            if session_id:
+                sessions.session_end(user=user, session_id=session_id, caller=caller_of(request))
                 messages.success(request, "Session ended.")
             else:
-                services.user_logout_all(user=user, client=client_of(request))
+                sessions.sessions_end_all(
+                    user=user, kind=AuditEvent.Kind.LOGOUT_ALL, caller=caller_of(request)
+                )
                 messages.success(request, "Every session ended.")
         except SessionNotFound:
             messages.warning(request, "That session had already ended.")

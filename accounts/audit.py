@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from accounts.context import Client
 from accounts.models import AuditEvent, User
+from accounts.types import Caller
 
 Kind = AuditEvent.Kind
 
@@ -19,18 +19,18 @@ def audit_record(
     user: User | None = None,
     email: str = "",
     session_id: str = "",
-    client: Client | None = None,
+    caller: Caller | None = None,
     detail: str = "",
 ) -> AuditEvent:
     """Write one audit row."""
-    client = client or Client()
+    caller = caller or Caller()
     return AuditEvent.objects.create(
         kind=kind,
         user=user,
         email=(email or (user.email if user else ""))[:254],
         session_id=session_id,
-        ip=_ip_or_none(client.ip),
-        user_agent=client.user_agent[:256],
+        ip=_ip_or_none(caller.ip),
+        user_agent=caller.user_agent[:256],
         detail=detail[:256],
     )
 

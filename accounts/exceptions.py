@@ -1,6 +1,11 @@
-"""Domain errors of the accounts app: one base class; the API maps each to a status once."""
+"""Domain errors: one base class; each error carries what its answer needs (field errors, a
+wait); the API maps each class to a status once (api/api.py), the domain never knows HTTP."""
 
 from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
 
 
 class AccountsError(Exception):
@@ -8,9 +13,21 @@ class AccountsError(Exception):
 
     code = "error"
     default_message = "Request failed."
+    # What the caller is told; the message itself (str(exc)) may say more, for the log.
+    public_message: str | None = None
+    logged = False
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.default_message)
+        self.retry_after: int | None = None
+
+    @property
+    def detail(self) -> str:
+        return self.public_message or str(self)
+
+    def extras(self) -> dict[str, Any]:
+        """Fields the error adds to the common `{"detail", "code"}` body."""
+        return {}
 
 
 class InvalidInput(AccountsError):
@@ -22,6 +39,9 @@ class InvalidInput(AccountsError):
     def __init__(self, errors: list[dict[str, str]]) -> None:
         super().__init__()
         self.errors = errors
+
+    def extras(self) -> dict[str, Any]:
+        return {"errors": self.errors}
 
 
 class EmailTaken(AccountsError):
@@ -77,15 +97,32 @@ class Throttled(AccountsError):
         self.retry_after = retry_after
 
 
-class StoreUnavailable(AccountsError):
-    """The token store (Redis) did not answer; nothing was issued or accepted."""
+class Unavailable(AccountsError):
+    """A dependency did not answer; nothing was issued or accepted. Retry shortly."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = settings.RETRY_AFTER_SECONDS
+
+
+class StoreUnavailable(Unavailable):
+    """The token store (Redis) did not answer."""
 
     code = "token_store_unavailable"
     default_message = "Token service temporarily unavailable; retry shortly."
 
 
-class KeyConfigurationError(AccountsError):
+class HasherBusy(Unavailable):
+    """Every password-hashing slot is taken; the request was refused rather than queued."""
+
+    code = "busy"
+    default_message = "Too many logins in progress; retry shortly."
+
+
+class KeyConfigurationError(Unavailable):
     """The signing key set is missing, unreadable or inconsistent."""
 
     code = "key_configuration"
     default_message = "Signing keys are misconfigured."
+    public_message = "Token signing is unavailable."
+    logged = True

@@ -21,6 +21,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Sessions opened in an older generation are dead: moving it ends every session at once,
+    # in the same transaction as the change that calls for it (accounts/sessions.py).
+    session_generation = models.PositiveBigIntegerField(default=0, editable=False)
 
     objects = UserManager()
 

@@ -8,18 +8,14 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import selectors, throttling, tokens
+from accounts import selectors, sessions, throttling
 from accounts.audit import Kind, audit_record
-from accounts.context import Client
-from accounts.exceptions import (
-    EmailTaken,
-    InvalidCredentials,
-    InvalidInput,
-    StoreUnavailable,
-    WrongPassword,
-)
+from accounts.exceptions import EmailTaken, InvalidCredentials, InvalidInput, WrongPassword
 from accounts.managers import normalize_email
 from accounts.models import User
+from accounts.types import Caller, TokenPair
+
+EMAIL_MAX_LENGTH = 254
 
 
 def _problems(field: str, error: ValidationError) -> list[dict[str, str]]:
@@ -37,7 +33,7 @@ def _password_problems(password: str, user: User, field: str) -> list[dict[str, 
 def _validate_new_user(email: str, password: str) -> list[dict[str, str]]:
     problems: list[dict[str, str]] = []
     try:
-        if len(email) > 254:
+        if len(email) > EMAIL_MAX_LENGTH:
             raise ValidationError("Enter an email address of at most 254 characters.")
         validate_email(email)
     except ValidationError as error:
@@ -45,10 +41,10 @@ def _validate_new_user(email: str, password: str) -> list[dict[str, str]]:
     return problems + _password_problems(password, User(email=email), "password")
 
 
-def user_register(*, email: str, password: str, client: Client | None = None) -> User:
+def user_register(*, email: str, password: str, caller: Caller | None = None) -> User:
     """Create an account; every rule the input breaks is reported at once."""
-    if client is not None:
-        throttling.register_attempt(client=client)
+    if caller is not None:
+        throttling.register_attempt(caller=caller)
     email = normalize_email(email)
     problems = _validate_new_user(email, password)
     if problems:
@@ -63,7 +59,7 @@ def user_register(*, email: str, password: str, client: Client | None = None) ->
     return user
 
 
-def user_authenticate(*, email: str, password: str, client: Client) -> User:
+def user_authenticate(*, email: str, password: str, caller: Caller) -> User:
     """The active user these credentials belong to; every failure looks (and costs) the same."""
     user = selectors.user_get_by_email(email=email)
     if user is None:
@@ -72,33 +68,27 @@ def user_authenticate(*, email: str, password: str, client: Client) -> User:
     elif user.check_password(password) and user.is_active:
         return user
     reason = "unknown email" if user is None else "wrong password or inactive"
-    audit_record(kind=Kind.LOGIN_FAILED, user=user, email=email, client=client, detail=reason)
+    audit_record(kind=Kind.LOGIN_FAILED, user=user, email=email, caller=caller, detail=reason)
     raise InvalidCredentials()
 
 
-def user_login(*, email: str, password: str, client: Client) -> tokens.TokenPair:
+def user_login(*, email: str, password: str, caller: Caller) -> TokenPair:
     """Check credentials and open a session."""
-    throttling.login_attempt(email=email, client=client)
+    throttling.login_attempt(email=email, caller=caller)
     try:
-        user = user_authenticate(email=email, password=password, client=client)
+        user = user_authenticate(email=email, password=password, caller=caller)
     except InvalidCredentials:
         throttling.login_failed(email=email)
         raise
-    pair = tokens.session_start(user=user, client=client)
+    pair = sessions.session_start(user=user, caller=caller)
     User.objects.filter(pk=user.pk).update(last_login=timezone.now())
-    audit_record(kind=Kind.LOGIN_OK, user=user, session_id=pair.session_id, client=client)
+    audit_record(kind=Kind.LOGIN_OK, user=user, session_id=pair.session_id, caller=caller)
     return pair
 
 
-def user_logout_all(*, user: User, client: Client) -> None:
-    """End every session of the user."""
-    tokens.sessions_end_all(user=user)
-    audit_record(kind=Kind.LOGOUT_ALL, user=user, client=client)
-
-
 def user_change_password(
-    *, user: User, current_password: str, new_password: str, client: Client
-) -> tokens.TokenPair:
+    *, user: User, current_password: str, new_password: str, caller: Caller
+) -> TokenPair:
     """Set a new password, end every session, and open a fresh one for the caller."""
     # Wrong current passwords count with failed logins: a stolen access token is no way to
     # guess the password either.
@@ -109,36 +99,28 @@ def user_change_password(
     problems = _password_problems(new_password, user, "new_password")
     if problems:
         raise InvalidInput(problems)
-    user.set_password(new_password)
-    user.save(update_fields=["password"])
-    tokens.sessions_end_all(user=user)
-    audit_record(kind=Kind.PASSWORD_CHANGED, user=user, client=client)
-    return tokens.session_start(user=user, client=client)
+    user_set_password(user=user, password=new_password, caller=caller)
+    return sessions.session_start(user=user, caller=caller)
 
 
-def user_deactivate(*, user: User, client: Client | None = None) -> None:
+def user_set_password(*, user: User, password: str, caller: Caller | None = None) -> None:
+    """Store a new password and end every session, in one transaction (API and admin)."""
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        sessions.sessions_end_all(user=user, kind=Kind.PASSWORD_CHANGED, caller=caller)
+
+
+def user_deactivate(*, user: User, caller: Caller | None = None) -> None:
     """Mark the user inactive; every live token of theirs stops working at once."""
-    User.objects.filter(pk=user.pk).update(is_active=False)
-    user.is_active = False
-    user_sessions_revoke(user=user, kind=Kind.USER_DEACTIVATED, client=client)
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(is_active=False)
+        user.is_active = False
+        sessions.sessions_end_all(user=user, kind=Kind.USER_DEACTIVATED, caller=caller)
 
 
-def user_delete(*, user: User, client: Client | None = None) -> None:
+def user_delete(*, user: User, caller: Caller | None = None) -> None:
     """Delete the user; every live token of theirs stops working at once."""
-    user_sessions_revoke(user=user, kind=Kind.USER_DELETED, client=client)
-    user.delete()
-
-
-def user_sessions_revoke(*, user: User, kind: str, client: Client | None = None) -> None:
-    """End every session after an account change and record it.
-
-    The database is the authority (each request re-reads the user), so a Redis outage here
-    delays only the clean-up of session records, never the revocation itself.
-    """
-    try:
-        tokens.sessions_end_all(user=user)
-    except StoreUnavailable:
-        detail = "token store unavailable; sessions expire on their own"
-    else:
-        detail = ""
-    audit_record(kind=kind, user=user, client=client, detail=detail)
+    with transaction.atomic():
+        sessions.sessions_end_all(user=user, kind=Kind.USER_DELETED, caller=caller)
+        user.delete()

@@ -8,10 +8,10 @@ import math
 from django.conf import settings
 
 from accounts import token_store
-from accounts.context import Client
 from accounts.exceptions import Throttled
 from accounts.managers import normalize_email
 from accounts.token_store import Limit
+from accounts.types import Caller
 
 _MINUTE_MS = 60_000
 
@@ -32,9 +32,9 @@ def _check(limits: list[Limit]) -> None:
         raise Throttled(retry_after=max(1, math.ceil(wait_ms / 1000)))
 
 
-def login_attempt(*, email: str, client: Client) -> None:
+def login_attempt(*, email: str, caller: Caller) -> None:
     """Refuse (Throttled) a login from a busy address or on an account under attack."""
-    per_ip = Limit(f"login:ip:{client.ip}", settings.THROTTLE_LOGIN_PER_MINUTE, _MINUTE_MS)
+    per_ip = Limit(f"login:ip:{caller.ip}", settings.THROTTLE_LOGIN_PER_MINUTE, _MINUTE_MS)
     _check([per_ip, _failures(email, count=False)])
 
 
@@ -47,6 +47,6 @@ def login_failed(*, email: str) -> None:
     token_store.throttle_count(_failures(email, count=True))
 
 
-def register_attempt(*, client: Client) -> None:
-    per_ip = Limit(f"register:ip:{client.ip}", settings.THROTTLE_REGISTER_PER_MINUTE, _MINUTE_MS)
+def register_attempt(*, caller: Caller) -> None:
+    per_ip = Limit(f"register:ip:{caller.ip}", settings.THROTTLE_REGISTER_PER_MINUTE, _MINUTE_MS)
     _check([per_ip])

@@ -1,44 +1,46 @@
-"""Issue, verify, rotate and revoke JWTs: the only module that touches PyJWT and ninja-jwt.
+"""The token codec: access tokens (RFC 9068 JWTs) and opaque refresh tokens. No DB, no audit.
 
-Token classes come from django-ninja-jwt; signing goes through our key set (a `kid` in every
-header, algorithms pinned per key by configuration, never read from the token).
+The only module besides keys.py that touches PyJWT and django-ninja-jwt.
+
+- An access token is a JWT with `typ: at+jwt` in its header, signed by the key set's signer
+  with its `kid`; issuer, audience, `typ` and algorithm (pinned per key by configuration, never
+  read from the token) are verified on the way in. A token verified once is remembered (a
+  small LRU) so that its signature is not checked again; its expiry is, every time.
+- A refresh token is not a JWT: `rt1_` and the base64url of the user id, the session id and the
+  session's rotation counter, with an HMAC-SHA256 over them under a key derived from
+  SECRET_KEY. No JWT verifier accepts it, checking it costs no signature, and the same
+  (user, session, counter) always gives the byte-identical token (the grace window's answer).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import functools
+import hashlib
+import hmac
 import time
 import uuid
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import jwt
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from ninja_jwt.backends import TokenBackend
-from ninja_jwt.exceptions import TokenBackendError, TokenError
 from ninja_jwt.tokens import Token
 
-from accounts import keys, selectors, token_store
-from accounts.audit import Kind, audit_record
-from accounts.context import Client
-from accounts.exceptions import InvalidToken, SessionNotFound, TokenReused
-from accounts.models import User
+from accounts import keys
+from accounts.exceptions import InvalidToken
+from accounts.types import AccessClaims
 
-_REQUIRED_CLAIMS = ["exp", "iat", "jti", "sub", "sid", "iss", "aud"]
-
-
-@dataclass(frozen=True)
-class TokenPair:
-    access: str
-    refresh: str
-    expires_in: int
-    session_id: str
-
-
-@dataclass(frozen=True)
-class AccessClaims:
-    user_id: str
-    session_id: str
+ACCESS_TYP = "at+jwt"
+_REQUIRED = ["exp", "iat", "jti", "sub", "sid", "iss", "aud", "client_id"]
+_REFRESH_PREFIX = "rt1_"
+_MAC_BYTES = 32
+_COUNTER_BYTES = 8
+_REFRESH_BYTES = 16 + 16 + _COUNTER_BYTES + _MAC_BYTES
+_VERIFIED_CACHE_SIZE = 4096
 
 
 class _KeySetBackend(TokenBackend):
@@ -55,14 +57,16 @@ class _KeySetBackend(TokenBackend):
     def encode(self, payload: dict[str, Any]) -> str:
         signer = keys.keyset().signer
         claims = {**payload, "iss": self.issuer, "aud": self.audience}
-        return jwt.encode(claims, signer.key, algorithm=signer.alg, headers={"kid": signer.kid})
+        headers = {"kid": signer.kid, "typ": ACCESS_TYP}
+        return jwt.encode(claims, signer.key, algorithm=signer.alg, headers=headers)
 
     def decode(self, token: Any, verify: bool = True) -> dict[str, Any]:
+        """The claims of a valid access token; InvalidToken for anything else."""
         try:
-            kid = jwt.get_unverified_header(token).get("kid")
-            key = keys.keyset().verifier(kid)
-            if key is None:
-                raise TokenBackendError("Unknown signing key")
+            header = jwt.get_unverified_header(token)
+            key = keys.keyset().verifier(header.get("kid"))
+            if key is None or header.get("typ") != ACCESS_TYP:
+                raise InvalidToken()
             public = key.key.public_key() if key.can_sign else key.key
             return jwt.decode(
                 token,
@@ -71,162 +75,101 @@ class _KeySetBackend(TokenBackend):
                 audience=self.audience,
                 issuer=self.issuer,
                 leeway=self.get_leeway(),
-                options={"require": _REQUIRED_CLAIMS},
+                options={"require": _REQUIRED},
             )
         except jwt.InvalidTokenError as exc:
-            raise TokenBackendError("Token is invalid or expired") from exc
+            raise InvalidToken() from exc
 
 
-class _ServiceToken(Token):
-    def get_token_backend(self) -> TokenBackend:
-        return _KeySetBackend()
+class AccessToken(Token):
+    """ninja-jwt's token class (exp, iat, jti), with our backend and lifetime."""
 
-
-class AccessToken(_ServiceToken):
     token_type = "access"
-    lifetime = timedelta(seconds=1)  # replaced per instance from settings
 
-    def __init__(self, token: Any = None, verify: bool = True) -> None:
+    def __init__(self) -> None:
         self.lifetime = settings.ACCESS_TOKEN_LIFETIME
-        super().__init__(token, verify)
+        super().__init__()
+
+    def get_token_backend(self) -> TokenBackend:
+        return _backend()
 
 
-class RefreshToken(_ServiceToken):
-    token_type = "refresh"
-    lifetime = timedelta(seconds=1)
-
-    def __init__(self, token: Any = None, verify: bool = True) -> None:
-        self.lifetime = settings.REFRESH_TOKEN_LIFETIME
-        super().__init__(token, verify)
+@functools.cache
+def _backend() -> _KeySetBackend:
+    return _KeySetBackend()
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
+def access_encode(*, user_id: str, session_id: str) -> str:
+    """A signed access token of this user's session."""
+    token = AccessToken()
+    token.payload.update(sub=user_id, sid=session_id, client_id=settings.JWT_CLIENT_ID)
+    return str(token)
 
 
-def _ms(delta: timedelta) -> int:
-    return int(delta.total_seconds() * 1000)
-
-
-def _decode(raw: str, token_class: type[_ServiceToken]) -> _ServiceToken:
-    try:
-        token = token_class(raw)
-    except (TokenError, TokenBackendError) as exc:
-        raise InvalidToken() from exc
-    if not all(isinstance(token.get(claim), str) for claim in ("sub", "sid", "jti")):
-        raise InvalidToken()
-    return token
-
-
-def _access_for(user_id: str, sid: str) -> str:
-    access = AccessToken()
-    access["sub"], access["sid"] = user_id, sid
-    return str(access)
-
-
-def _refresh_for(user_id: str, sid: str, jti: str, iat_ms: int, exp_ms: int) -> str:
-    refresh = RefreshToken()
-    refresh.payload.update(sub=user_id, sid=sid, jti=jti, iat=iat_ms // 1000, exp=exp_ms // 1000)
-    return str(refresh)
-
-
-def _pair(user_id: str, sid: str, jti: str, iat_ms: int, exp_ms: int) -> TokenPair:
-    lifetime = settings.ACCESS_TOKEN_LIFETIME
-    return TokenPair(
-        access=_access_for(user_id, sid),
-        refresh=_refresh_for(user_id, sid, jti, iat_ms, exp_ms),
-        expires_in=int(lifetime.total_seconds()),
-        session_id=sid,
-    )
-
-
-def session_start(*, user: User, client: Client) -> TokenPair:
-    """Open a new session for an authenticated user and return its first token pair."""
-    user_id, sid, jti, now = str(user.pk), uuid.uuid4().hex, uuid.uuid4().hex, _now_ms()
-    abs_exp = now + _ms(settings.SESSION_MAX_LIFETIME)
-    exp = min(now + _ms(settings.REFRESH_TOKEN_LIFETIME), abs_exp)
-    token_store.session_create(
-        sid=sid,
-        user_id=user_id,
-        jti=jti,
-        now_ms=now,
-        exp_ms=exp,
-        abs_exp_ms=abs_exp,
-        user_agent=client.user_agent[:256],
-        ip=client.ip,
-        max_lifetime_ms=_ms(settings.SESSION_MAX_LIFETIME),
-    )
-    return _pair(user_id, sid, jti, now, exp)
-
-
-def session_refresh(*, refresh: str, client: Client) -> TokenPair:
-    """Rotate a refresh token: of concurrent uses exactly one wins; a replay ends the session."""
-    token = _decode(refresh, RefreshToken)
-    user_id, sid = token["sub"], token["sid"]
-    user = selectors.user_get_active(user_id=user_id)
-    if user is None:
-        token_store.session_end(sid=sid, user_id=user_id)
-        raise InvalidToken()
-    rotation = token_store.session_rotate(
-        sid=sid,
-        user_id=user_id,
-        presented_jti=token["jti"],
-        new_jti=uuid.uuid4().hex,
-        now_ms=_now_ms(),
-        refresh_lifetime_ms=_ms(settings.REFRESH_TOKEN_LIFETIME),
-        grace_ms=_ms(settings.REFRESH_REUSE_GRACE),
-        user_agent=client.user_agent[:256],
-        ip=client.ip,
-    )
-    if rotation.outcome == "reused":
-        audit_record(kind=Kind.REFRESH_REUSE, user=user, session_id=sid, client=client)
-        raise TokenReused()
-    if rotation.outcome == "missing":
-        raise InvalidToken()
-    return _pair(user_id, sid, rotation.jti, rotation.iat_ms, rotation.exp_ms)
-
-
-def access_verify(raw: str) -> AccessClaims:
-    """Check an access token's signature, claims and session (one Redis round trip)."""
-    token = _decode(raw, AccessToken)
-    claims = AccessClaims(user_id=token["sub"], session_id=token["sid"])
-    if not token_store.session_is_live(sid=claims.session_id, user_id=claims.user_id,
-                                       now_ms=_now_ms()):  # fmt: skip
+def access_decode(raw: str) -> AccessClaims:
+    """Verify an access token (signature once, expiry every time); InvalidToken if bad."""
+    claims = _verified(raw)
+    leeway = settings.JWT_LEEWAY.total_seconds()
+    if claims.expires_at + leeway <= time.time():
         raise InvalidToken()
     return claims
 
 
-def session_logout(*, refresh: str, client: Client) -> None:
-    """End the session a refresh token belongs to; silent about tokens that name none."""
+@functools.lru_cache(maxsize=_VERIFIED_CACHE_SIZE)
+def _verified(raw: str) -> AccessClaims:
+    payload = _backend().decode(raw)
+    sub, sid, exp = payload.get("sub"), payload.get("sid"), payload.get("exp")
+    if not (isinstance(sub, str) and isinstance(sid, str) and isinstance(exp, int)):
+        raise InvalidToken()
+    return AccessClaims(user_id=sub, session_id=sid, expires_at=exp)
+
+
+def refresh_encode(*, user_id: str, session_id: str, counter: int) -> str:
+    """The refresh token of a session at a rotation counter: the same inputs, the same token."""
+    body = uuid.UUID(user_id).bytes + uuid.UUID(session_id).bytes
+    body += counter.to_bytes(_COUNTER_BYTES, "big")
+    token = body + _mac(body)
+    return _REFRESH_PREFIX + base64.urlsafe_b64encode(token).rstrip(b"=").decode()
+
+
+def refresh_decode(raw: str) -> tuple[str, str, int]:
+    """(user id, session id, counter) of a refresh token we issued; InvalidToken if not."""
+    if not raw.startswith(_REFRESH_PREFIX) or len(raw) > _REFRESH_BYTES * 2:
+        raise InvalidToken()
+    encoded = raw[len(_REFRESH_PREFIX) :]
     try:
-        token = _decode(refresh, RefreshToken)
-    except InvalidToken:
-        return
-    user_id, sid = token["sub"], token["sid"]
-    if token_store.session_end(sid=sid, user_id=user_id):
-        user = selectors.user_get_active(user_id=user_id)
-        audit_record(kind=Kind.LOGOUT, user=user, session_id=sid, client=client)
+        token = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidToken() from exc
+    body, mac = token[:-_MAC_BYTES], token[-_MAC_BYTES:]
+    if len(token) != _REFRESH_BYTES or not hmac.compare_digest(mac, _mac(body)):
+        raise InvalidToken()
+    user_id, session_id = uuid.UUID(bytes=body[:16]), uuid.UUID(bytes=body[16:32])
+    return str(user_id), session_id.hex, int.from_bytes(body[32:], "big")
 
 
-def session_end(*, user: User, sid: str, client: Client) -> None:
-    """End one of the user's sessions; SessionNotFound if it is not theirs or not live."""
-    if not token_store.session_end(sid=sid, user_id=str(user.pk)):
-        raise SessionNotFound()
-    audit_record(kind=Kind.SESSION_ENDED, user=user, session_id=sid, client=client)
+def _mac(body: bytes) -> bytes:
+    return hmac.new(_mac_key(settings.SECRET_KEY), body, hashlib.sha256).digest()
 
 
-def sessions_end_all(*, user: User) -> None:
-    """End every session of the user: each token issued before now stops working."""
-    token_store.sessions_end_all(
-        user_id=str(user.pk), max_lifetime_ms=_ms(settings.SESSION_MAX_LIFETIME)
-    )
+@functools.cache
+def _mac_key(secret: str) -> bytes:
+    # A key of its own, derived from SECRET_KEY: a MAC made here is no Django signature.
+    return hmac.new(secret.encode(), b"auth-service refresh token v1", hashlib.sha256).digest()
 
 
-def sessions_list(*, user: User) -> list[token_store.SessionRecord]:
-    """The user's live sessions, newest first."""
-    return token_store.sessions_list(user_id=str(user.pk), now_ms=_now_ms())
+def new_session_id() -> str:
+    return uuid.uuid4().hex
 
 
 def jwks() -> dict[str, Any]:
-    """The public key set other services verify tokens with."""
+    """The public key set other services verify access tokens with."""
     return keys.keyset().jwks()
+
+
+@receiver(setting_changed)
+def _forget(*, setting: str, **kwargs: Any) -> None:
+    if setting.startswith("JWT_") or setting in {"ACCESS_TOKEN_LIFETIME", "SECRET_KEY"}:
+        _verified.cache_clear()
+        _backend.cache_clear()
+        keys.keyset.cache_clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -13,7 +14,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from accounts import exceptions as domain
 from api.errors import error_body, error_headers
-from api.routers import me, sessions, tokens
+from api.routers import me, password, sessions, tokens
 
 logger = logging.getLogger(__name__)
 
@@ -23,55 +24,61 @@ api = NinjaAPI(
     description="Users, logins and signed JWTs. Verify tokens with /.well-known/jwks.json.",
     urls_namespace="api",
 )
-api.add_router("/", tokens.router)
-api.add_router("/", me.router)
-api.add_router("/", sessions.router)
+for module in (tokens, me, sessions, password):
+    api.add_router("/", module.router)
 
-_STATUS: dict[type[domain.AccountsError], int] = {
-    domain.InvalidInput: 400,
-    domain.WrongPassword: 400,
-    domain.InvalidCredentials: 401,
-    domain.InvalidToken: 401,
-    domain.SessionNotFound: 404,
-    domain.EmailTaken: 409,
-    domain.Throttled: 429,
-    domain.StoreUnavailable: 503,
-    domain.KeyConfigurationError: 503,
+# Every domain error class, and so every subclass, has its status here; a class with none is a
+# bug, answered 500 (a test checks there is none).
+STATUS: dict[type[domain.AccountsError], HTTPStatus] = {
+    domain.InvalidInput: HTTPStatus.BAD_REQUEST,
+    domain.WrongPassword: HTTPStatus.BAD_REQUEST,
+    domain.InvalidCredentials: HTTPStatus.UNAUTHORIZED,
+    domain.InvalidToken: HTTPStatus.UNAUTHORIZED,
+    domain.SessionNotFound: HTTPStatus.NOT_FOUND,
+    domain.EmailTaken: HTTPStatus.CONFLICT,
+    domain.Throttled: HTTPStatus.TOO_MANY_REQUESTS,
+    domain.Unavailable: HTTPStatus.SERVICE_UNAVAILABLE,
 }
-_HTTP_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden",
-               404: "not_found", 405: "method_not_allowed", 429: "throttled"}  # fmt: skip
+_HTTP_CODES = {
+    HTTPStatus.BAD_REQUEST: "bad_request",
+    HTTPStatus.UNAUTHORIZED: "not_authenticated",
+    HTTPStatus.FORBIDDEN: "forbidden",
+    HTTPStatus.NOT_FOUND: "not_found",
+    HTTPStatus.METHOD_NOT_ALLOWED: "method_not_allowed",
+    HTTPStatus.TOO_MANY_REQUESTS: "throttled",
+}
 
 
-def _respond(request: HttpRequest, status: int, body: dict[str, Any]) -> HttpResponse:
+def status_of(error: type[domain.AccountsError]) -> HTTPStatus | None:
+    """The status a domain error class is answered with, or None if it has none."""
+    return next((STATUS[cls] for cls in error.__mro__ if cls in STATUS), None)
+
+
+def _respond(
+    request: HttpRequest, status: int, body: dict[str, Any], retry_after: int | None = None
+) -> HttpResponse:
     response = api.create_response(request, body, status=status)
-    for name, value in error_headers(status).items():
+    for name, value in error_headers(status, body["code"], retry_after).items():
         response[name] = value
     return response
 
 
-def _status_of(exc: domain.AccountsError) -> int:
-    for cls in type(exc).__mro__:
-        if cls in _STATUS:
-            return _STATUS[cls]
-    return 400
-
-
 @api.exception_handler(domain.AccountsError)
 def domain_error(request: HttpRequest, exc: domain.AccountsError) -> HttpResponse:
-    errors = exc.errors if isinstance(exc, domain.InvalidInput) else None
-    if isinstance(exc, domain.KeyConfigurationError):
-        logger.error("signing keys: %s", exc)
-        exc = domain.KeyConfigurationError("Token signing is unavailable.")
-    response = _respond(request, _status_of(exc), error_body(str(exc), exc.code, errors))
-    if isinstance(exc, domain.Throttled):
-        response["Retry-After"] = str(exc.retry_after)
-    return response
+    status = status_of(type(exc))
+    if status is None:
+        return unexpected(request, exc)
+    if exc.logged:
+        logger.error("%s: %s", exc.code, exc)
+    body = error_body(exc.detail, exc.code, exc.extras())
+    return _respond(request, status, body, exc.retry_after)
 
 
 @api.exception_handler(ValidationError)
 def invalid_request(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors = [_field_error(error) for error in exc.errors]
-    return _respond(request, 400, error_body("Invalid request.", "invalid_request", errors))
+    body = error_body("Invalid request.", "invalid_request", {"errors": errors})
+    return _respond(request, HTTPStatus.BAD_REQUEST, body)
 
 
 def _field_error(error: dict[str, Any]) -> dict[str, str]:
@@ -85,18 +92,19 @@ def _field_error(error: dict[str, Any]) -> dict[str, str]:
 @api.exception_handler(AuthenticationError)
 def not_authenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     body = error_body(domain.InvalidToken.default_message, domain.InvalidToken.code)
-    return _respond(request, 401, body)
+    return _respond(request, HTTPStatus.UNAUTHORIZED, body)
 
 
 @api.exception_handler(HttpError)
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    code = _HTTP_CODES.get(exc.status_code, "error")
+    code = _HTTP_CODES.get(HTTPStatus(exc.status_code), "error")
     return _respond(request, exc.status_code, error_body(str(exc), code))
 
 
 @api.exception_handler(RequestDataTooBig)
 def too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
-    return _respond(request, 413, error_body("Request body too large.", "payload_too_large"))
+    body = error_body("Request body too large.", "payload_too_large")
+    return _respond(request, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, body)
 
 
 @api.exception_handler(OperationalError)
@@ -104,10 +112,11 @@ def too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
 def database_down(request: HttpRequest, exc: DatabaseError) -> HttpResponse:
     logger.error("database unavailable: %s", type(exc).__name__)
     body = error_body("Service temporarily unavailable; retry shortly.", "database_unavailable")
-    return _respond(request, 503, body)
+    return _respond(request, HTTPStatus.SERVICE_UNAVAILABLE, body)
 
 
 @api.exception_handler(Exception)
 def unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.exception("unhandled error on %s %s", request.method, request.path)
-    return _respond(request, 500, error_body("Internal server error.", "internal_error"))
+    body = error_body("Internal server error.", "internal_error")
+    return _respond(request, HTTPStatus.INTERNAL_SERVER_ERROR, body)

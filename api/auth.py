@@ -1,27 +1,27 @@
-"""Bearer authentication for the API: signature, claims and session state on every request."""
+"""Bearer authentication for the API: signature, claims, user and session on every request."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
-from accounts import selectors, tokens
-from accounts.exceptions import InvalidToken
-from accounts.models import User
+from accounts import sessions
+from accounts.types import Principal
+
+
+class AuthedRequest(HttpRequest):
+    """The type of a request that passed BearerAuth: `auth` is who made it."""
+
+    auth: Principal
 
 
 class BearerAuth(HttpBearer):
-    def __call__(self, request: HttpRequest) -> User | None:
+    def __call__(self, request: HttpRequest) -> Principal | None:
         # Ninja's own __call__ logs an unexpected header in DEBUG; a credential is never logged.
         scheme, _, token = request.headers.get(self.header, "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
         return self.authenticate(request, token.strip())
 
-    def authenticate(self, request: HttpRequest, token: str) -> User:
-        claims = tokens.access_verify(token)
-        user = selectors.user_get_active(user_id=claims.user_id)
-        if user is None:
-            raise InvalidToken()
-        request.token_claims = claims  # type: ignore[attr-defined]
-        return user
+    def authenticate(self, request: HttpRequest, token: str) -> Principal:
+        return sessions.access_authenticate(token)

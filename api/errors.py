@@ -8,27 +8,28 @@ from django.conf import settings
 from django.http import JsonResponse
 
 BEARER_CHALLENGE = 'Bearer error="invalid_token"'
+# Codes that mean "the bearer or refresh token is no good" (RFC 6750's invalid_token).
+INVALID_TOKEN_CODES = {"invalid_token", "token_reused"}
+SERVICE_UNAVAILABLE = 503
 
 
-def error_body(
-    detail: str, code: str, errors: list[dict[str, str]] | None = None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"detail": detail, "code": code}
-    if errors is not None:
-        body["errors"] = errors
-    return body
+def error_body(detail: str, code: str, extras: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"detail": detail, "code": code, **(extras or {})}
 
 
-def error_headers(status: int) -> dict[str, str]:
-    if status == 401:
-        return {"WWW-Authenticate": BEARER_CHALLENGE}
-    if status == 503:
-        return {"Retry-After": str(settings.RETRY_AFTER_SECONDS)}
-    return {}
+def error_headers(status: int, code: str, retry_after: int | None = None) -> dict[str, str]:
+    headers = {}
+    if code in INVALID_TOKEN_CODES:
+        headers["WWW-Authenticate"] = BEARER_CHALLENGE
+    if retry_after is None and status == SERVICE_UNAVAILABLE:
+        retry_after = settings.RETRY_AFTER_SECONDS
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return headers
 
 
 def error_response(status: int, detail: str, code: str) -> JsonResponse:
     response = JsonResponse(error_body(detail, code), status=status)
-    for name, value in error_headers(status).items():
+    for name, value in error_headers(status, code).items():
         response[name] = value
     return response

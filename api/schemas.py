@@ -47,6 +47,9 @@ class TokenOut(Schema):
     refresh: str
     token_type: str = "Bearer"
     expires_in: int = Field(description="Seconds until the access token expires.")
+    refresh_expires_in: int = Field(
+        description="Seconds until the session ends unless the refresh token is used before."
+    )
 
 
 class FieldError(Schema):

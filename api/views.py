@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
-from accounts import token_store, tokens
+from accounts import health, tokens
 from accounts.exceptions import AccountsError
 from api.errors import error_response
 
@@ -23,34 +22,17 @@ def live(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def ready(request: HttpRequest) -> JsonResponse:
-    checks = {"database": _database_ok(), "token_store": _store_ok()}
+    checks = health.readiness()
     ok = all(checks.values())
-    body = {"status": "ok" if ok else "unavailable",
-            "checks": {name: "ok" if up else "down" for name, up in checks.items()}}  # fmt: skip
+    body = {
+        "status": "ok" if ok else "unavailable",
+        "checks": {name: "ok" if up else "down" for name, up in checks.items()},
+    }
     response = JsonResponse(body, status=200 if ok else 503)
     if not ok:
         response["Retry-After"] = str(settings.RETRY_AFTER_SECONDS)
     response["Cache-Control"] = "no-store"
     return response
-
-
-def _database_ok() -> bool:
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        return True
-    except DatabaseError as exc:
-        logger.warning("readiness: database down (%s)", type(exc).__name__)
-        return False
-
-
-def _store_ok() -> bool:
-    try:
-        token_store.ping()
-        return True
-    except AccountsError:
-        logger.warning("readiness: token store down")
-        return False
 
 
 @require_GET

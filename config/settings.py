@@ -28,7 +28,7 @@ DATABASES = {"default": DATABASES_DEFAULT}
 if EMBEDDED_DATABASE:
     STATE_DIR.mkdir(parents=True, exist_ok=True)
 REDIS_URL = env.redis_url()
-EMBEDDED_TOKEN_STORE = REDIS_URL is None
+EMBEDDED_TOKEN_STORE = (env.get("TOKEN_STORE_URL") or REDIS_URL) is None
 EMBEDDED = EMBEDDED_DATABASE or EMBEDDED_TOKEN_STORE
 WEB_CONCURRENCY = env.get_int("WEB_CONCURRENCY", 1, minimum=1)
 SERVE_HOST = env.get("HOST", "127.0.0.1")
@@ -96,23 +96,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-_store_options: dict[str, object] = {
-    "SOCKET_CONNECT_TIMEOUT": env.get_int("REDIS_CONNECT_TIMEOUT", 1, minimum=1),
-    "SOCKET_TIMEOUT": env.get_int("REDIS_TIMEOUT", 2, minimum=1),
-}
-if EMBEDDED_TOKEN_STORE:
-    # fakeredis runs the same Lua scripts in-process: one code path for both stores.
-    import fakeredis
-
-    _store_options["CONNECTION_POOL_KWARGS"] = {"connection_class": fakeredis.FakeRedisConnection}
-CACHES = {
-    "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL or "redis://embedded:6379/0",
-        "OPTIONS": _store_options,
-        "KEY_PREFIX": "auth",
-    }
-}
+TOKEN_STORE_URL = env.get("TOKEN_STORE_URL") or REDIS_URL
+TOKEN_STORE_CONNECT_TIMEOUT = float(env.get_int("REDIS_CONNECT_TIMEOUT", 1, minimum=1))
+TOKEN_STORE_TIMEOUT = float(env.get_int("REDIS_TIMEOUT", 2, minimum=1))
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -150,6 +137,7 @@ SESSION_MAX_LIFETIME = timedelta(seconds=env.get_int("SESSION_MAX_LIFETIME", 30 
 REFRESH_REUSE_GRACE = timedelta(seconds=env.get_int("REFRESH_REUSE_GRACE", 10))
 JWT_ISSUER = env.get("JWT_ISSUER", "auth-service")
 JWT_AUDIENCE = env.get("JWT_AUDIENCE", "auth-service")
+JWT_CLIENT_ID = env.get("JWT_CLIENT_ID", "auth-service")
 JWT_KEYS = env.get("JWT_KEYS")
 JWT_KEYS_FILE = env.get("JWT_KEYS_FILE")
 JWT_DEV_KEYS_FILE = STATE_DIR / "dev-jwt-keys.json"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
-from django_redis import get_redis_connection
 
 from tests.factories import PASSWORD, UserFactory
 
@@ -12,10 +11,20 @@ from tests.factories import PASSWORD, UserFactory
 @pytest.fixture(autouse=True)
 def token_store():
     """The test Redis database, emptied before and after every test."""
-    client = get_redis_connection("default")
+    from accounts.token_store import client as store_client
+
+    client = store_client()
     client.flushdb()
     yield client
     client.flushdb()
+
+
+@pytest.fixture
+def argon2(settings):
+    """The production hasher list, for tests whose subject is hashing."""
+    from config import settings as production
+
+    settings.PASSWORD_HASHERS = production.PASSWORD_HASHERS
 
 
 @pytest.fixture

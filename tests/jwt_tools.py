@@ -33,7 +33,7 @@ def signer():
 def sign(claims: dict[str, Any], *, key: Any = None, kid: str | None = None, **headers: Any) -> str:
     """Claims signed with ES256 by `key` (default: the service's own key) under `kid`."""
     real_kid, real_key = signer()
-    header = {"kid": real_kid if kid is None else kid, **headers}
+    header = {"kid": real_kid if kid is None else kid, "typ": "at+jwt", **headers}
     header = {name: value for name, value in header.items() if value is not None}
     return jwt.encode(claims, key or real_key, algorithm="ES256", headers=header)
 

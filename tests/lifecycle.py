@@ -45,7 +45,7 @@ def claims(token: str) -> dict[str, Any]:
 
 
 def sid_of(pair: dict[str, Any]) -> str:
-    return str(claims(pair["refresh"])["sid"])
+    return str(claims(pair["access"])["sid"])
 
 
 def assert_unauthorized(response: Any, body: dict[str, str] = INVALID_TOKEN) -> None:

@@ -10,3 +10,6 @@ os.environ.setdefault("APP_ENV", "development")
 os.environ.setdefault("STATE_DIR", tempfile.mkdtemp(prefix="auth-service-tests-"))
 
 from config.settings import *  # noqa: F403
+
+# Hashing is the subject of a few tests only (they ask for the `argon2` fixture).
+PASSWORD_HASHERS = ["tests.hashers.FastPBKDF2PasswordHasher", *PASSWORD_HASHERS]  # noqa: F405

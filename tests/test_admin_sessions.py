@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from accounts import tokens
+from accounts import sessions
 from accounts.models import AuditEvent
 from tests.factories import UserFactory
 from tests.lifecycle import assert_alive, assert_dead, sid_of
@@ -39,7 +39,7 @@ def test_the_user_page_shows_the_live_session_count_and_links_to_them(admin_http
 
 def test_the_user_page_counts_zero_after_logout_all(admin_http, api, user, login):
     pair = login(user)
-    tokens.sessions_end_all(user=user)
+    sessions.sessions_end_all(user=user, kind=AuditEvent.Kind.LOGOUT_ALL)
 
     page = admin_http.get(f"/admin/accounts/user/{user.pk}/change/")
 

@@ -25,7 +25,7 @@ from django.core.signals import request_finished, request_started
 from django.test import override_settings
 
 from accounts import selectors, tokens
-from accounts.context import Client
+from accounts.types import Caller as Client
 from accounts.models import User
 from config import asgi_handler
 from config.asgi_handler import LongLivedExecutorASGIHandler, get_asgi_application

@@ -178,7 +178,7 @@ def test_no_token_or_password_ever_lands_in_an_audit_row(api, user, login, passw
     for pair in (first, second, third, fourth, rotated, changed.json()):
         secrets |= {pair["access"], pair["refresh"]}
         # Signatures alone, too: a truncated token would still be a leak.
-        secrets |= {pair["access"].rsplit(".", 1)[1], pair["refresh"].rsplit(".", 1)[1]}
+        secrets |= {pair["access"].rsplit(".", 1)[1], pair["refresh"][-43:]}
 
     rows = list(AuditEvent.objects.values_list(*[f.attname for f in AuditEvent._meta.fields]))
 

@@ -5,7 +5,7 @@ from http import HTTPStatus
 import pytest
 from django.test import Client
 
-from accounts import services, tokens
+from accounts import services, sessions
 from accounts.models import User
 from tests.factories import UserFactory
 from tests.lifecycle import assert_alive, assert_dead, assert_unauthorized, me, post_json
@@ -33,7 +33,7 @@ def test_user_deactivate_ends_every_live_token_at_once(api, user, login):
 
     services.user_deactivate(user=user)
 
-    assert tokens.sessions_list(user=user) == []
+    assert sessions.sessions_list(user=user) == []
     assert_dead(api, phone)
     assert_dead(api, laptop)
     assert_alive(api, bystander)
@@ -83,7 +83,7 @@ def test_admin_unticking_active_ends_every_live_token(api, admin_http, user, log
 
     assert response.status_code == HTTPStatus.FOUND, response.content[:2000]
     assert User.objects.get(pk=user.pk).is_active is False
-    assert tokens.sessions_list(user=user) == []
+    assert sessions.sessions_list(user=user) == []
     assert_dead(api, phone)
     assert_dead(api, laptop)
 
@@ -97,7 +97,7 @@ def test_admin_saving_an_active_user_leaves_their_sessions_alone(api, admin_http
 
     assert response.status_code == HTTPStatus.FOUND, response.content[:2000]
     assert User.objects.get(pk=user.pk).is_staff is True
-    assert len(tokens.sessions_list(user=user)) == 1
+    assert len(sessions.sessions_list(user=user)) == 1
     assert_alive(api, pair)
 
 
@@ -108,7 +108,7 @@ def test_user_delete_ends_every_live_token_at_once(api, user, login):
     services.user_delete(user=user)
 
     assert not User.objects.filter(pk=user.pk).exists()
-    assert tokens.sessions_list(user=user) == []
+    assert sessions.sessions_list(user=user) == []
     assert_dead(api, pair)
     assert_alive(api, bystander)
 
@@ -120,7 +120,7 @@ def test_admin_delete_ends_every_live_token(api, admin_http, user, login):
 
     assert response.status_code == HTTPStatus.FOUND
     assert not User.objects.filter(pk=user.pk).exists()
-    assert tokens.sessions_list(user=user) == []
+    assert sessions.sessions_list(user=user) == []
     assert_dead(api, pair)
 
 
@@ -138,7 +138,7 @@ def test_admin_bulk_delete_ends_every_live_token_of_each_user(api, admin_http, l
     assert response.status_code == HTTPStatus.FOUND
     assert User.objects.filter(pk=bystander.pk).exists()
     assert not User.objects.filter(pk__in=[first.pk, second.pk]).exists()
-    assert tokens.sessions_list(user=first) == tokens.sessions_list(user=second) == []
+    assert sessions.sessions_list(user=first) == sessions.sessions_list(user=second) == []
     for pair in pairs:
         assert_dead(api, pair)
     assert_alive(api, kept)

@@ -13,8 +13,8 @@ from http import HTTPStatus
 import httpx
 import pytest
 
-from accounts import tokens
-from accounts.context import Client
+from accounts import sessions
+from accounts.types import Caller as Client
 from accounts.models import AuditEvent, User
 from tests.factories import PASSWORD, UserFactory
 from tests.live import free_port, redis_server, uvicorn_server
@@ -236,7 +236,7 @@ def test_postgresql_down_gives_503_quickly_without_leaking_details(live_env):
         "DB_CONNECT_TIMEOUT": "1",
     }
     # A live session in the shared Redis, so that /api/me/ gets past the token check.
-    pair = tokens.session_start(user=UserFactory.build(), client=Client())
+    pair = sessions.session_start(user=UserFactory.build(), caller=Client())
     with uvicorn_server(env) as base, httpx.Client(base_url=base, timeout=30) as http:
         credentials = {"email": "ada@example.com", "password": PASSWORD}
         calls = {

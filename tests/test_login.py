@@ -36,10 +36,8 @@ def test_login_answers_a_bearer_pair_that_is_never_cached(api, user):
     assert set(body) == {"access", "refresh", "token_type", "expires_in"}
     assert (body["token_type"], body["expires_in"]) == ("Bearer", 300)
     assert response["Cache-Control"] == "no-store"
-    access, refresh = claims_of(body["access"]), claims_of(body["refresh"])
-    assert access["sub"] == refresh["sub"] == str(user.pk)
-    assert access["sid"] == refresh["sid"]
-    assert (access["token_type"], refresh["token_type"]) == ("access", "refresh")
+    assert claims_of(body["access"])["sub"] == str(user.pk)
+    assert body["refresh"].startswith("rt1_")
     assert access["exp"] - access["iat"] == 300
     assert refresh["exp"] - refresh["iat"] == 86400
     assert access["iss"] == refresh["iss"] == settings.JWT_ISSUER

@@ -1,16 +1,16 @@
-"""Ending sessions, listing them, and changing the password."""
+"""Ending sessions and listing them."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from ninja import Router, Status
 
-from accounts import services, tokens
-from accounts.context import client_of
-from accounts.token_store import SessionRecord
-from api.auth import BearerAuth
-from api.routers.tokens import token_out
-from api.schemas import ErrorOut, PasswordChangeIn, RefreshIn, SessionOut, TokenOut
+from accounts import sessions
+from accounts.audit import Kind
+from accounts.types import Session
+from api.auth import AuthedRequest, BearerAuth
+from api.caller import caller_of
+from api.schemas import ErrorOut, RefreshIn, SessionOut
 
 router = Router(tags=["sessions"])
 _errors = {401: ErrorOut, 503: ErrorOut}
@@ -22,56 +22,42 @@ def logout(request: HttpRequest, payload: RefreshIn) -> Status[None]:
 
     Answers 204 whatever the token (RFC 7009): nothing tells whether it named a live session.
     """
-    tokens.session_logout(refresh=payload.refresh, client=client_of(request))
+    sessions.session_logout(refresh=payload.refresh, caller=caller_of(request))
     return Status(204, None)
 
 
 @router.post("/logout/all/", auth=BearerAuth(), response={204: None, **_errors})
-def logout_all(request: HttpRequest) -> Status[None]:
+def logout_all(request: AuthedRequest) -> Status[None]:
     """End every session of the caller, on every device."""
-    services.user_logout_all(user=request.auth, client=client_of(request))  # type: ignore[attr-defined]
+    sessions.sessions_end_all(
+        user=request.auth.user, kind=Kind.LOGOUT_ALL, caller=caller_of(request)
+    )
     return Status(204, None)
 
 
 @router.get("/sessions/", auth=BearerAuth(), response={200: list[SessionOut], **_errors})
-def sessions_list(request: HttpRequest) -> list[SessionOut]:
+def sessions_list(request: AuthedRequest) -> list[SessionOut]:
     """The caller's live sessions, newest first."""
-    current = request.token_claims.session_id  # type: ignore[attr-defined]
-    return [_session_out(s, current) for s in tokens.sessions_list(user=request.auth)]  # type: ignore[attr-defined]
+    current = request.auth.claims.session_id
+    return [_session_out(s, current) for s in sessions.sessions_list(user=request.auth.user)]
 
 
 @router.delete(
     "/sessions/{session_id}/", auth=BearerAuth(), response={204: None, 404: ErrorOut, **_errors}
 )
-def session_delete(request: HttpRequest, session_id: str) -> Status[None]:
+def session_delete(request: AuthedRequest, session_id: str) -> Status[None]:
     """End one of the caller's sessions (404 for an id that is not theirs)."""
-    tokens.session_end(user=request.auth, sid=session_id, client=client_of(request))  # type: ignore[attr-defined]
+    sessions.session_end(user=request.auth.user, session_id=session_id, caller=caller_of(request))
     return Status(204, None)
 
 
-@router.post(
-    "/password/change/", auth=BearerAuth(), response={200: TokenOut, 400: ErrorOut, **_errors}
-)
-def password_change(
-    request: HttpRequest, payload: PasswordChangeIn, response: HttpResponse
-) -> TokenOut:
-    """Change the password. Every session ends; the response is a fresh pair for the caller."""
-    pair = services.user_change_password(
-        user=request.auth,  # type: ignore[attr-defined]
-        current_password=payload.current_password,
-        new_password=payload.new_password,
-        client=client_of(request),
-    )
-    return token_out(response, pair)
-
-
-def _session_out(record: SessionRecord, current_sid: str) -> SessionOut:
+def _session_out(session: Session, current_session_id: str) -> SessionOut:
     return SessionOut(
-        id=record.sid,
-        created=record.created,
-        last_used=record.last_used,
-        expires=record.expires,
-        user_agent=record.user_agent,
-        ip=record.ip,
-        current=record.sid == current_sid,
+        id=session.session_id,
+        created=session.created,
+        last_used=session.last_used,
+        expires=session.expires,
+        user_agent=session.user_agent,
+        ip=session.ip,
+        current=session.session_id == current_session_id,
     )

@@ -1,0 +1,165 @@
+"""The session lifecycle: start, authenticate, refresh, log out, end one, end all; with audit.
+
+A session's tokens are checked against PostgreSQL and Redis on every use: the user row must be
+active and its `session_generation` must be the one the session was opened in (PostgreSQL, the
+read every hot path makes anyway), and the session must be live in Redis. Ending every session
+of a user is one UPDATE of that generation, in the same transaction as the change that calls
+for it (new password, deactivation, logout-all): nothing in Redis has to succeed for the old
+sessions to die, so no failure can leave them alive. Redis records are then purged on commit,
+as garbage collection only.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+
+from accounts import selectors, token_store, tokens
+from accounts.audit import Kind, audit_record
+from accounts.exceptions import InvalidToken, SessionNotFound, StoreUnavailable, TokenReused
+from accounts.models import User
+from accounts.types import Caller, Principal, Session, TokenPair
+
+logger = logging.getLogger(__name__)
+
+_AGENT_MAX = 256
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _ms(delta: timedelta) -> int:
+    return int(delta.total_seconds() * 1000)
+
+
+def _pair(user_id: str, session_id: str, counter: int, *, now_ms: int, until_ms: int) -> TokenPair:
+    return TokenPair(
+        access=tokens.access_encode(user_id=user_id, session_id=session_id),
+        refresh=tokens.refresh_encode(user_id=user_id, session_id=session_id, counter=counter),
+        expires_in=int(settings.ACCESS_TOKEN_LIFETIME.total_seconds()),
+        refresh_expires_in=max(0, (until_ms - now_ms) // 1000),
+        session_id=session_id,
+    )
+
+
+def session_start(*, user: User, caller: Caller) -> TokenPair:
+    """Open a new session for an authenticated user and return its first token pair."""
+    user_id, session_id, now = str(user.pk), tokens.new_session_id(), _now_ms()
+    absolute = now + _ms(settings.SESSION_MAX_LIFETIME)
+    expires = min(now + _ms(settings.REFRESH_TOKEN_LIFETIME), absolute)
+    token_store.session_create(
+        user_id=user_id,
+        session_id=session_id,
+        generation=user.session_generation,
+        now_ms=now,
+        expires_ms=expires,
+        absolute_ms=absolute,
+        user_agent=caller.user_agent[:_AGENT_MAX],
+        ip=caller.ip,
+    )
+    return _pair(user_id, session_id, 0, now_ms=now, until_ms=expires)
+
+
+def access_authenticate(raw: str) -> Principal:
+    """The caller an access token proves: signature, claims, user and session (one PostgreSQL
+    read, one Redis round trip)."""
+    claims = tokens.access_decode(raw)
+    user = selectors.user_get_active(user_id=claims.user_id)
+    if user is None or not token_store.session_is_live(
+        user_id=claims.user_id,
+        session_id=claims.session_id,
+        generation=user.session_generation,
+        now_ms=_now_ms(),
+    ):
+        raise InvalidToken()
+    return Principal(user=user, claims=claims)
+
+
+def session_refresh(*, refresh: str, caller: Caller) -> TokenPair:
+    """Rotate a refresh token: of concurrent uses exactly one wins; a replay ends the session."""
+    user_id, session_id, counter = tokens.refresh_decode(refresh)
+    user = selectors.user_get_active(user_id=user_id)
+    if user is None:
+        # The account is inactive or gone: the session ends, so coming back revives nothing.
+        token_store.session_end(user_id=user_id, session_id=session_id, generation=-1, now_ms=0)
+        raise InvalidToken()
+    now = _now_ms()
+    rotation = token_store.session_rotate(
+        user_id=user_id,
+        session_id=session_id,
+        counter=counter,
+        generation=user.session_generation,
+        now_ms=now,
+        lifetime_ms=_ms(settings.REFRESH_TOKEN_LIFETIME),
+        grace_ms=_ms(settings.REFRESH_REUSE_GRACE),
+        user_agent=caller.user_agent[:_AGENT_MAX],
+        ip=caller.ip,
+    )
+    if rotation.outcome == "reused":
+        audit_record(kind=Kind.REFRESH_REUSE, user=user, session_id=session_id, caller=caller)
+        raise TokenReused()
+    if rotation.outcome == "missing":
+        raise InvalidToken()
+    return _pair(user_id, session_id, rotation.counter, now_ms=now, until_ms=rotation.expires_ms)
+
+
+def session_logout(*, refresh: str, caller: Caller) -> None:
+    """End the session a refresh token belongs to; silent about tokens that name none."""
+    try:
+        user_id, session_id, _ = tokens.refresh_decode(refresh)
+    except InvalidToken:
+        return
+    user = selectors.user_get_active(user_id=user_id)
+    if user is not None and _end(user, session_id):
+        audit_record(kind=Kind.LOGOUT, user=user, session_id=session_id, caller=caller)
+
+
+def session_end(*, user: User, session_id: str, caller: Caller) -> None:
+    """End one of the user's sessions; SessionNotFound if it is not theirs or not live."""
+    if not _end(user, session_id):
+        raise SessionNotFound()
+    audit_record(kind=Kind.SESSION_ENDED, user=user, session_id=session_id, caller=caller)
+
+
+def _end(user: User, session_id: str) -> bool:
+    return token_store.session_end(
+        user_id=str(user.pk),
+        session_id=session_id,
+        generation=user.session_generation,
+        now_ms=_now_ms(),
+    )
+
+
+def sessions_end_all(*, user: User, kind: str, caller: Caller | None = None) -> None:
+    """End every session of the user: every token issued before now stops working.
+
+    Call it inside the transaction of the change that calls for it: the generation moves
+    with that change, or not at all.
+    """
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(session_generation=F("session_generation") + 1)
+        user.refresh_from_db(fields=["session_generation"])
+        audit_record(kind=kind, user=user, caller=caller)
+    user_id = str(user.pk)
+    transaction.on_commit(lambda: _purge(user_id))
+
+
+def _purge(user_id: str) -> None:
+    try:
+        token_store.sessions_purge(user_id=user_id)
+    except StoreUnavailable:
+        # The sessions are dead already (their generation is gone); their records expire.
+        logger.warning("token store unavailable: session records of a user left to expire")
+
+
+def sessions_list(*, user: User) -> list[Session]:
+    """The user's live sessions, newest first."""
+    return token_store.sessions_list(
+        user_id=str(user.pk), generation=user.session_generation, now_ms=_now_ms()
+    )
