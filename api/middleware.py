@@ -1,57 +1,156 @@
-"""The API's edges: refuse bodies it cannot read before any view runs, and answer the
-responses Django and Ninja build themselves (405, slash redirects) in the common shape."""
+"""Middleware that costs no thread hop on the API's path.
+
+Under ASGI, Django runs each `MiddlewareMixin` middleware's `process_request` and
+`process_response` through `sync_to_async`: two event-loop/thread switches per middleware per
+request, most of a request's cost. Here:
+
+- `Inline*` run middlewares that only compute (headers, redirects; no I/O, nothing
+  thread-bound) straight on the event loop;
+- `AdminOnly*` run the ones only the admin needs (sessions, CSRF, auth, messages) under
+  `/admin/` alone, as Django would; every other request skips them without a switch;
+- `StaticFiles` serves WhiteNoise's files under STATIC_URL and nothing else;
+- `RequestGuardMiddleware` answers the API's own edge cases in the common error shape.
+
+Under WSGI (and Django's test client) each behaves as the middleware it wraps.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.common import CommonMiddleware
+from django.middleware.csrf import CsrfViewMiddleware
+from django.middleware.security import SecurityMiddleware
+from django.utils.deprecation import MiddlewareMixin
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 from api.errors import error_response
 
+_ADMIN = "/admin/"
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+_MOVED = 301
+_NOT_ALLOWED = 405
 
 
-class RequestGuardMiddleware:
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+class _Inline(MiddlewareMixin):
+    """A MiddlewareMixin whose hooks run on the event loop: for hooks that only compute."""
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.process_request(request) if hasattr(self, "process_request") else None
+        response = response or await self.get_response(request)
+        if hasattr(self, "process_response"):
+            response = self.process_response(request, response)
+        return response  # type: ignore[no-any-return]
+
+
+class InlineSecurityMiddleware(_Inline, SecurityMiddleware):
+    pass
+
+
+class InlineCommonMiddleware(_Inline, CommonMiddleware):
+    pass
+
+
+class InlineXFrameOptionsMiddleware(_Inline, XFrameOptionsMiddleware):
+    pass
+
+
+class _AdminOnly(MiddlewareMixin):
+    """A MiddlewareMixin that runs under /admin/ only; other requests pass straight through."""
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.async_mode or request.path_info.startswith(_ADMIN):
+            return super().__call__(request)
+        return self.get_response(request)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        if request.path_info.startswith(_ADMIN):
+            return await super().__acall__(request)  # type: ignore[misc,no-any-return]
+        return await self.get_response(request)  # type: ignore[no-any-return,misc]
+
+
+class AdminOnlySessionMiddleware(_AdminOnly, SessionMiddleware):
+    pass
+
+
+class AdminOnlyAuthenticationMiddleware(_AdminOnly, AuthenticationMiddleware):
+    pass
+
+
+class AdminOnlyMessageMiddleware(_AdminOnly, MessageMiddleware):
+    pass
+
+
+class AdminOnlyCsrfViewMiddleware(_AdminOnly, CsrfViewMiddleware):
+    def __init__(self, get_response: Any) -> None:
+        super().__init__(get_response)
+        if self.async_mode:
+            # Django adapts process_view to the handler's mode; a coroutine needs no switch.
+            self.process_view = self._async_process_view  # type: ignore[method-assign]
+
+    async def _async_process_view(
+        self, request: HttpRequest, view: Any, args: Any, kwargs: Any
+    ) -> HttpResponse | None:
+        if not request.path_info.startswith(_ADMIN):
+            return None
+        check = sync_to_async(CsrfViewMiddleware.process_view)
+        return await check(self, request, view, args, kwargs)  # type: ignore[no-any-return]
+
+
+class StaticFiles(_Inline, WhiteNoiseMiddleware):
+    """WhiteNoise's files; looking a file up is a dict read, serving one opens it."""
+
+    def __init__(self, get_response: Any) -> None:
+        super().__init__(get_response)  # MiddlewareMixin's, which calls WhiteNoise's bare
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path.startswith("/api/"):
-            return self.get_response(request)
-        if request.method in _BODY_METHODS:
-            refusal = self._refusal(request)
-            if refusal is not None:
-                return refusal
-        return self._reshape(request, self.get_response(request))
+    def process_request(self, request: HttpRequest) -> HttpResponseBase | None:
+        static_file = self.files.get(request.path_info)
+        return None if static_file is None else self.serve(static_file, request)
 
-    @staticmethod
-    def _reshape(request: HttpRequest, response: HttpResponse) -> HttpResponse:
-        if response.status_code == 405 and not response.get("Content-Type", "").startswith(
-            "application/json"
-        ):
-            reshaped = error_response(405, "Method not allowed.", "method_not_allowed")
-            reshaped["Allow"] = response.get("Allow", "")
-            return reshaped
-        if response.status_code == 301 and request.method not in {"GET", "HEAD"}:
-            # APPEND_SLASH would redirect, and the client would drop its body: say where to go.
-            return error_response(404, f"Not found. Did you mean {request.path}/ ?", "not_found")
-        return response
+    def __call__(self, request: HttpRequest) -> Any:
+        return MiddlewareMixin.__call__(self, request)
 
-    @staticmethod
-    def _refusal(request: HttpRequest) -> HttpResponse | None:
+
+class RequestGuardMiddleware(_Inline):
+    """Refuse API bodies that are not JSON, and answer 405s and slash-less POSTs in the common
+    shape (APPEND_SLASH would redirect them, and the client would drop its body)."""
+
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        if not request.path_info.startswith("/api/") or request.method not in _BODY_METHODS:
+            return None
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return error_response(400, "Invalid Content-Length.", "bad_request")
         if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
             return error_response(413, "Request body too large.", "payload_too_large")
-        content_type = request.content_type or ""
         # A chunked body has no Content-Length, but is a body all the same.
         has_body = length or "HTTP_TRANSFER_ENCODING" in request.META
-        if has_body and content_type != "application/json":
+        if has_body and (request.content_type or "") != "application/json":
             return error_response(
                 415, "Send the body as application/json.", "unsupported_media_type"
             )
         return None
+
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
+        if not request.path_info.startswith("/api/"):
+            return response
+        if response.status_code == _NOT_ALLOWED and not response.get(
+            "Content-Type", ""
+        ).startswith("application/json"):
+            reshaped = error_response(405, "Method not allowed.", "method_not_allowed")
+            reshaped["Allow"] = response.get("Allow", "")
+            return reshaped
+        if response.status_code == _MOVED and request.method not in {"GET", "HEAD"}:
+            return error_response(404, f"Not found. Did you mean {request.path}/ ?", "not_found")
+        return response

@@ -47,17 +47,18 @@ INSTALLED_APPS = [
     "api",
 ]
 
+# api/middleware.py: no thread hop on the API's path (the admin-only ones run under /admin/).
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "api.middleware.InlineSecurityMiddleware",
+    "api.middleware.StaticFiles",
     "corsheaders.middleware.CorsMiddleware",
     "api.middleware.RequestGuardMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "api.middleware.AdminOnlySessionMiddleware",
+    "api.middleware.InlineCommonMiddleware",
+    "api.middleware.AdminOnlyCsrfViewMiddleware",
+    "api.middleware.AdminOnlyAuthenticationMiddleware",
+    "api.middleware.AdminOnlyMessageMiddleware",
+    "api.middleware.InlineXFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
