@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
-from django_redis import get_redis_connection
+import redis
+from django.conf import settings
 from redis.exceptions import RedisError
 
 from accounts.exceptions import StoreUnavailable
@@ -182,8 +183,19 @@ def _scripts() -> dict[str, Any]:
     return {name: client.register_script(src) for name, src in sources.items()}
 
 
+@functools.cache
 def _client() -> Any:
-    return get_redis_connection("default")
+    """One client per process on TOKEN_STORE_URL; without one, fakeredis runs the same scripts."""
+    url = settings.TOKEN_STORE_URL
+    if url is None:
+        import fakeredis
+
+        return fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=settings.TOKEN_STORE_CONNECT_TIMEOUT,
+        socket_timeout=settings.TOKEN_STORE_TIMEOUT,
+    )
 
 
 def _session_key(sid: str) -> str:

@@ -9,8 +9,8 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
-from accounts import token_store, tokens
-from accounts.exceptions import AccountsError
+from accounts import keys, token_store, tokens
+from accounts.exceptions import AccountsError, KeyConfigurationError
 from api.errors import error_response
 
 logger = logging.getLogger(__name__)
@@ -23,7 +23,11 @@ def live(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def ready(request: HttpRequest) -> JsonResponse:
-    checks = {"database": _database_ok(), "token_store": _store_ok()}
+    checks = {
+        "database": _database_ok(),
+        "token_store": _store_ok(),
+        "signing_keys": _signer_ok(),
+    }
     ok = all(checks.values())
     body = {"status": "ok" if ok else "unavailable",
             "checks": {name: "ok" if up else "down" for name, up in checks.items()}}  # fmt: skip
@@ -50,6 +54,15 @@ def _store_ok() -> bool:
         return True
     except AccountsError:
         logger.warning("readiness: token store down")
+        return False
+
+
+def _signer_ok() -> bool:
+    try:
+        keys.signer_check()
+        return True
+    except KeyConfigurationError as exc:
+        logger.warning("readiness: signing keys down (%s)", exc)
         return False
 
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
-from django_redis import get_redis_connection
 
+from accounts.token_store import _client
 from tests.factories import PASSWORD, UserFactory
 
 
 @pytest.fixture(autouse=True)
 def token_store():
     """The test Redis database, emptied before and after every test."""
-    client = get_redis_connection("default")
+    client = _client()
     client.flushdb()
     yield client
     client.flushdb()
