@@ -161,7 +161,7 @@ http GET /health/live
 expect 200 "GET /health/live"
 http GET /health/ready
 expect 200 "GET /health/ready"
-[ "$(field checks)" = "{'database': 'ok', 'token_store': 'ok'}" ] || fail "ready: $(cat "$work/body")"
+[ "$(field checks)" = "{'database': 'ok', 'token_store': 'ok', 'signing_keys': 'ok'}" ] || fail "ready: $(cat "$work/body")"
 # The HEALTHCHECK sends the first ALLOWED_HOSTS name (auth.ci.internal) as Host.
 pm healthcheck run "$app" 2>/dev/null || fail "HEALTHCHECK failed on a healthy service"
 ok "HEALTHCHECK passes: $(pm inspect --format '{{.State.Health.Status}}' "$app")"

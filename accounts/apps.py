@@ -11,6 +11,8 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from accounts import checks  # noqa: F401 (registers the system checks)
+
         if settings.EMBEDDED:
             logger.warning(
                 "running on the embedded default (%s): for trying the service out only; "

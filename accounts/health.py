@@ -6,8 +6,8 @@ import logging
 
 from django.db import DatabaseError, connection
 
-from accounts import token_store
-from accounts.exceptions import AccountsError
+from accounts import keys, token_store
+from accounts.exceptions import AccountsError, KeyConfigurationError
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,19 @@ def token_store_ok() -> bool:
     return True
 
 
+def signing_keys_ok() -> bool:
+    try:
+        keys.signer_check()
+    except KeyConfigurationError as exc:
+        logger.warning("readiness: signing keys down (%s)", exc)
+        return False
+    return True
+
+
 def readiness() -> dict[str, bool]:
     """Each dependency by name, and whether it answers."""
-    return {"database": database_ok(), "token_store": token_store_ok()}
+    return {
+        "database": database_ok(),
+        "token_store": token_store_ok(),
+        "signing_keys": signing_keys_ok(),
+    }

@@ -44,7 +44,7 @@ class _Inline(MiddlewareMixin):
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.process_request(request) if hasattr(self, "process_request") else None
-        response = response or await self.get_response(request)
+        response = response or await self.get_response(request)  # type: ignore[misc]
         if hasattr(self, "process_response"):
             response = self.process_response(request, response)
         return response  # type: ignore[no-any-return]
@@ -93,7 +93,7 @@ class AdminOnlyCsrfViewMiddleware(_AdminOnly, CsrfViewMiddleware):
         super().__init__(get_response)
         if self.async_mode:
             # Django adapts process_view to the handler's mode; a coroutine needs no switch.
-            self.process_view = self._async_process_view  # type: ignore[method-assign]
+            self.process_view = self._async_process_view  # type: ignore[method-assign,assignment]
 
     async def _async_process_view(
         self, request: HttpRequest, view: Any, args: Any, kwargs: Any

@@ -43,6 +43,20 @@ def get_int(name: str, default: int, *, minimum: int = 0) -> int:
     return value
 
 
+def get_float(name: str, default: float) -> float:
+    """A positive number (seconds, say), or the default when unset."""
+    raw = get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from None
+    if not value > 0:
+        raise ImproperlyConfigured(f"{name} must be more than 0, not {raw}")
+    return value
+
+
 def get_list(name: str, default: list[str] | None = None) -> list[str]:
     raw = get(name)
     if not raw:
@@ -56,7 +70,7 @@ def database(sqlite_path: str) -> tuple[dict[str, Any], bool]:
     if not url and get("DB_HOST"):
         url = _brief_database_url()
     if not url:
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": sqlite_path}, True
+        return {"ENGINE": "config.sqlite", "NAME": sqlite_path}, True
     try:
         config = dict(dj_database_url.parse(url))
     except ValueError as exc:

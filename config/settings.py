@@ -19,16 +19,21 @@ PRODUCTION = APP_ENV == "production"
 DEBUG = env.get_bool("DEBUG", False)
 
 _DEV_SECRET = "dev-insecure-secret-key-only-for-local-development-never-in-production"
-SECRET_KEY = env.get("SECRET_KEY", "" if PRODUCTION else _DEV_SECRET)
+# Never empty, so that commands which need no secret (jwtkeys generate) run anywhere; production
+# refuses to start on this value (auth.E001).
+SECRET_KEY = env.get("SECRET_KEY", _DEV_SECRET)
 ALLOWED_HOSTS = env.get_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env.get_list("CSRF_TRUSTED_ORIGINS")
 
 DATABASES_DEFAULT, EMBEDDED_DATABASE = env.database(str(STATE_DIR / "db.sqlite3"))
 DATABASES = {"default": DATABASES_DEFAULT}
-if EMBEDDED_DATABASE:
-    STATE_DIR.mkdir(parents=True, exist_ok=True)
 REDIS_URL = env.redis_url()
-EMBEDDED_TOKEN_STORE = (env.get("TOKEN_STORE_URL") or REDIS_URL) is None
+# The token store (sessions, rotation, throttling): its own connection, never the Django cache.
+# None: the in-process store (fakeredis), for the embedded default.
+TOKEN_STORE_URL: str | None = env.get("TOKEN_STORE_URL") or REDIS_URL
+TOKEN_STORE_CONNECT_TIMEOUT = env.get_float("REDIS_CONNECT_TIMEOUT", 1.0)
+TOKEN_STORE_TIMEOUT = env.get_float("REDIS_TIMEOUT", 2.0)
+EMBEDDED_TOKEN_STORE = TOKEN_STORE_URL is None
 EMBEDDED = EMBEDDED_DATABASE or EMBEDDED_TOKEN_STORE
 WEB_CONCURRENCY = env.get_int("WEB_CONCURRENCY", 1, minimum=1)
 SERVE_HOST = env.get("HOST", "127.0.0.1")
@@ -97,10 +102,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-TOKEN_STORE_URL = env.get("TOKEN_STORE_URL") or REDIS_URL
-TOKEN_STORE_CONNECT_TIMEOUT = float(env.get_int("REDIS_CONNECT_TIMEOUT", 1, minimum=1))
-TOKEN_STORE_TIMEOUT = float(env.get_int("REDIS_TIMEOUT", 2, minimum=1))
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+_CACHE_URL = env.get("CACHE_URL")
+CACHES = {
+    "default": (
+        {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": _CACHE_URL}
+        if _CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -125,6 +134,14 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
+# HSTS is sent on HTTPS responses only; a year in production, as `check --deploy` asks.
+SECURE_HSTS_SECONDS = env.get_int("SECURE_HSTS_SECONDS", 31536000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.get_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+# Preloading is a commitment for the whole domain, made by its owner: off unless asked for.
+SECURE_HSTS_PRELOAD = env.get_bool("SECURE_HSTS_PRELOAD", False)
+# Off by default: TLS ends at the proxy, and the container's health check calls plain HTTP.
+SECURE_SSL_REDIRECT = env.get_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
 if env.get_bool("TRUST_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
@@ -138,26 +155,13 @@ SESSION_MAX_LIFETIME = timedelta(seconds=env.get_int("SESSION_MAX_LIFETIME", 30 
 REFRESH_REUSE_GRACE = timedelta(seconds=env.get_int("REFRESH_REUSE_GRACE", 10))
 JWT_ISSUER = env.get("JWT_ISSUER", "auth-service")
 JWT_AUDIENCE = env.get("JWT_AUDIENCE", "auth-service")
+# The client_id claim of access tokens (RFC 9068): the client they were issued to.
 JWT_CLIENT_ID = env.get("JWT_CLIENT_ID", "auth-service")
 JWT_KEYS = env.get("JWT_KEYS")
 JWT_KEYS_FILE = env.get("JWT_KEYS_FILE")
 JWT_DEV_KEYS_FILE = STATE_DIR / "dev-jwt-keys.json"
 JWT_LEEWAY = timedelta(seconds=env.get_int("JWT_LEEWAY", 0))
 JWKS_MAX_AGE = env.get_int("JWKS_MAX_AGE", 300)
-# django-ninja-jwt's settings, for the parts of it we use (token classes and claims).
-NINJA_JWT = {
-    "ACCESS_TOKEN_LIFETIME": ACCESS_TOKEN_LIFETIME,
-    "REFRESH_TOKEN_LIFETIME": REFRESH_TOKEN_LIFETIME,
-    "ALGORITHM": JWT_ALGORITHM,
-    "SIGNING_KEY": "",
-    "AUDIENCE": JWT_AUDIENCE,
-    "ISSUER": JWT_ISSUER,
-    "USER_ID_FIELD": "id",
-    "USER_ID_CLAIM": "sub",
-    "TOKEN_TYPE_CLAIM": "token_type",
-    "JTI_CLAIM": "jti",
-    "LEEWAY": JWT_LEEWAY,
-}
 # Throttling (0 turns a limit off): attempts per client address per minute, and failed logins
 # per account within a window, after which that account's logins are refused until it ends.
 THROTTLE_LOGIN_PER_MINUTE = env.get_int("THROTTLE_LOGIN_PER_MINUTE", 30)
@@ -180,42 +184,3 @@ LOGGING = {
         "django.security.DisallowedHost": {"handlers": [], "propagate": False},
     },
 }
-
-
-def _startup_problems() -> list[str]:
-    problems = []
-    if PRODUCTION:
-        weak = (
-            len(SECRET_KEY) < 50
-            or len(set(SECRET_KEY)) < 5
-            or SECRET_KEY.startswith(("django-insecure", "dev-insecure"))
-        )
-        if weak:
-            problems.append(
-                "SECRET_KEY is missing or weak: set it to 50+ random characters, e.g. "
-                "python -c 'import secrets; print(secrets.token_urlsafe(64))'"
-            )
-        if EMBEDDED:
-            problems.append(
-                "production needs PostgreSQL and Redis: set DATABASE_URL and REDIS_URL "
-                "(or the DB_* and REDIS_* variables)"
-            )
-        if not (JWT_KEYS or JWT_KEYS_FILE):
-            problems.append("production needs signing keys: set JWT_KEYS or JWT_KEYS_FILE")
-        if not ALLOWED_HOSTS:
-            problems.append("production needs ALLOWED_HOSTS (comma-separated host names)")
-        if DEBUG:
-            problems.append("DEBUG must be off in production")
-    if EMBEDDED and WEB_CONCURRENCY > 1:
-        problems.append(
-            "the embedded default (SQLite + in-process token store) serves one worker only: "
-            "set WEB_CONCURRENCY=1 or configure DATABASE_URL and REDIS_URL"
-        )
-    if JWT_ALGORITHM not in {"ES256", "RS256"}:
-        problems.append(f"JWT_ALGORITHM must be ES256 or RS256, not {JWT_ALGORITHM!r}")
-    return problems
-
-
-_problems = _startup_problems()
-if _problems:
-    raise ImproperlyConfigured("refusing to start:\n  - " + "\n  - ".join(_problems))

@@ -213,7 +213,7 @@ def test_redis_down_gives_503_with_retry_after_and_issues_nothing(live_env):
         assert ready.status_code == HTTPStatus.SERVICE_UNAVAILABLE
         assert ready.json() == {
             "status": "unavailable",
-            "checks": {"database": "ok", "token_store": "down"},
+            "checks": {"database": "ok", "token_store": "down", "signing_keys": "ok"},
         }
         assert ready.headers["Retry-After"] == "5"
         assert http.get("/health/live").status_code == HTTPStatus.OK
@@ -258,7 +258,7 @@ def test_postgresql_down_gives_503_quickly_without_leaking_details(live_env):
             if name == "ready":
                 assert response.json() == {
                     "status": "unavailable",
-                    "checks": {"database": "down", "token_store": "ok"},
+                    "checks": {"database": "down", "token_store": "ok", "signing_keys": "ok"},
                 }
             else:
                 assert response.json() == DATABASE_DOWN, name

@@ -22,7 +22,7 @@ def test_ready_answers_ok_when_postgresql_and_redis_answer(api):
     assert response.status_code == HTTPStatus.OK
     assert response.json() == {
         "status": "ok",
-        "checks": {"database": "ok", "token_store": "ok"},
+        "checks": {"database": "ok", "token_store": "ok", "signing_keys": "ok"},
     }
     assert response["Cache-Control"] == "no-store"
 

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import runpy
+import subprocess
+import sys
+
 import pytest
+from django.core.checks import Error
 from django.core.exceptions import ImproperlyConfigured
 
+from accounts import checks
 from config import env
+from tests.live import ROOT
 
 STORAGE_VARIABLES = [
     "DATABASE_URL",
@@ -20,6 +28,10 @@ STORAGE_VARIABLES = [
     "REDIS_DB",
     "DB_POOL_MAX_SIZE",
     "DB_CONNECT_TIMEOUT",
+    "TOKEN_STORE_URL",
+    "CACHE_URL",
+    "REDIS_CONNECT_TIMEOUT",
+    "REDIS_TIMEOUT",
 ]
 
 
@@ -83,7 +95,7 @@ def test_no_database_configured_means_embedded_sqlite(monkeypatch, value):
     config, embedded = env.database("/state/db.sqlite3")
 
     assert embedded is True
-    assert config == {"ENGINE": "django.db.backends.sqlite3", "NAME": "/state/db.sqlite3"}
+    assert config == {"ENGINE": "config.sqlite", "NAME": "/state/db.sqlite3"}
 
 
 def test_a_malformed_database_url_is_refused(monkeypatch):
@@ -91,27 +103,6 @@ def test_a_malformed_database_url_is_refused(monkeypatch):
 
     with pytest.raises(ImproperlyConfigured, match="DATABASE_URL"):
         env.database("/unused.sqlite3")
-
-
-def test_brief_redis_variables_are_used_when_redis_url_is_unset(monkeypatch):
-    monkeypatch.setenv("REDIS_HOST", "cache.internal")
-    monkeypatch.setenv("REDIS_PORT", "6380")
-
-    assert env.redis_url() == "redis://cache.internal:6380/0"
-
-
-def test_redis_port_defaults_to_6379(monkeypatch):
-    monkeypatch.setenv("REDIS_HOST", "cache.internal")
-
-    assert env.redis_url() == "redis://cache.internal:6379/0"
-
-
-def test_redis_url_wins_and_nothing_means_the_in_process_store(monkeypatch):
-    assert env.redis_url() is None
-    monkeypatch.setenv("REDIS_HOST", "ignored")
-    monkeypatch.setenv("REDIS_URL", "redis://primary:6379/3")
-
-    assert env.redis_url() == "redis://primary:6379/3"
 
 
 @pytest.mark.parametrize(
@@ -163,3 +154,155 @@ def test_the_defaults_of_the_brief(settings):
     assert settings.SESSION_MAX_LIFETIME.total_seconds() == 30 * 86400
     assert settings.REFRESH_REUSE_GRACE.total_seconds() == 10
     assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE == 64 * 1024
+
+
+def _settings_module(monkeypatch, **variables: str) -> dict:
+    """config/settings.py run under these variables (importing it has no side effects)."""
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(ROOT / "config" / "settings.py"))
+
+
+def test_the_token_store_timeouts_and_a_local_django_cache_by_default(monkeypatch):
+    loaded = _settings_module(monkeypatch, REDIS_CONNECT_TIMEOUT="0.5", REDIS_TIMEOUT="1.5")
+
+    assert (loaded["TOKEN_STORE_CONNECT_TIMEOUT"], loaded["TOKEN_STORE_TIMEOUT"]) == (0.5, 1.5)
+    assert loaded["CACHES"] == {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    }
+
+
+@pytest.mark.parametrize(
+    ("variables", "url"),
+    [
+        ({}, None),
+        ({"REDIS_HOST": "cache.internal", "REDIS_PORT": "6380"}, "redis://cache.internal:6380/0"),
+        ({"REDIS_HOST": "cache.internal"}, "redis://cache.internal:6379/0"),
+        ({"REDIS_HOST": "ignored", "REDIS_URL": "redis://primary:6379/3"}, "redis://primary:6379/3"),
+        ({"REDIS_URL": "redis://ignored:6379/0", "TOKEN_STORE_URL": "redis://s:6379/1"},
+         "redis://s:6379/1"),
+    ],
+    ids=["nothing-means-in-process", "brief-variables", "brief-port-default", "redis-url-wins",
+         "token-store-url-wins"],
+)  # fmt: skip
+def test_the_token_store_url_comes_first_then_redis_url_then_the_brief_variables(
+    monkeypatch, variables, url
+):
+    loaded = _settings_module(monkeypatch, **variables)
+
+    assert (loaded["TOKEN_STORE_URL"], loaded["EMBEDDED_TOKEN_STORE"]) == (url, url is None)
+
+
+def test_cache_url_puts_the_django_cache_on_redis(monkeypatch):
+    loaded = _settings_module(monkeypatch, CACHE_URL="redis://cache:6379/4")
+
+    assert loaded["CACHES"] == {
+        "default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://cache:6379/4"}
+    }
+
+
+@pytest.mark.parametrize("raw", ["soon", "0", "-1"])
+def test_timeouts_are_positive_numbers(monkeypatch, raw):
+    monkeypatch.setenv("REDIS_TIMEOUT", raw)
+
+    with pytest.raises(ImproperlyConfigured, match="REDIS_TIMEOUT must be"):
+        env.get_float("REDIS_TIMEOUT", 2.0)
+
+
+@pytest.mark.slow
+def test_setting_django_up_creates_nothing_and_imports_no_fakeredis(tmp_path):
+    """Importing settings has no side effects: STATE_DIR appears on first use, not before."""
+    state = tmp_path / "state"
+    script = "import django, sys; django.setup(); print('fakeredis' in sys.modules)"
+    variables = {"STATE_DIR": str(state), "DJANGO_SETTINGS_MODULE": "config.settings",
+                 "APP_ENV": "development"}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**os.environ, **variables},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "False\n"
+    assert not state.exists()
+
+
+STRONG_SECRET = "q8Vn3xT0bLk2Rz7Wc5Hs1Pj9Ud4Fy6Me8Ga0Ko3Ni7Xt2Bv5Lq1Zr9Sw4Cp6Dh8Jf0"
+DEV_SECRET = "dev-insecure-secret-key-only-for-local-development-never-in-production"
+NEW_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(64))'"
+WEAK_SECRET = Error(
+    f"SECRET_KEY is missing or weak: set it to 50+ random characters, e.g. {NEW_SECRET}",
+    id="auth.E001",
+)
+
+
+@pytest.fixture
+def production(settings):
+    """Complete production settings: the checks have nothing to say."""
+    settings.PRODUCTION, settings.DEBUG, settings.SECRET_KEY = True, False, STRONG_SECRET
+    settings.EMBEDDED = settings.EMBEDDED_DATABASE = settings.EMBEDDED_TOKEN_STORE = False
+    settings.ALLOWED_HOSTS = ["auth.example.com"]
+    settings.WEB_CONCURRENCY = 4
+    return settings
+
+
+def test_complete_production_settings_pass_the_checks(production):
+    assert checks.production_settings(None) + checks.serving_settings(None) == []
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [DEV_SECRET, "short", "a" * 64, "django-insecure-" + "x1y2z3" * 10],
+    ids=["missing-so-the-development-one", "short", "one-character", "django-insecure"],
+)
+def test_production_refuses_a_missing_or_weak_secret_key(production, secret):
+    production.SECRET_KEY = secret
+
+    assert checks.production_settings(None) == [WEAK_SECRET]
+
+
+PRODUCTION_FLAWS = {
+    "embedded": (
+        {"EMBEDDED": True, "EMBEDDED_DATABASE": True, "EMBEDDED_TOKEN_STORE": True},
+        "production cannot run on the embedded default (SQLite, the in-process token store): "
+        "set DATABASE_URL (or DB_HOST) and TOKEN_STORE_URL or REDIS_URL (or REDIS_HOST)",
+        "auth.E002",
+    ),
+    "no-allowed-hosts": (
+        {"ALLOWED_HOSTS": []},
+        "ALLOWED_HOSTS is empty: set it to the comma-separated host names the service answers "
+        "to, e.g. ALLOWED_HOSTS=auth.example.com",
+        "auth.E003",
+    ),
+    "debug": (
+        {"DEBUG": True},
+        "DEBUG is on in production: unset DEBUG or set DEBUG=false",
+        "auth.E004",
+    ),
+}
+
+
+@pytest.mark.parametrize(("overrides", "message", "check_id"), PRODUCTION_FLAWS.values(),
+                         ids=PRODUCTION_FLAWS.keys())  # fmt: skip
+def test_production_refuses_what_it_cannot_run_safely(production, overrides, message, check_id):
+    for name, value in overrides.items():
+        setattr(production, name, value)
+
+    assert checks.production_settings(None) == [Error(message, id=check_id)]
+
+
+def test_any_mode_refuses_two_workers_on_the_embedded_default_and_an_unknown_algorithm(settings):
+    settings.PRODUCTION, settings.EMBEDDED, settings.WEB_CONCURRENCY = False, True, 2
+    settings.JWT_ALGORITHM = "HS256"
+
+    assert checks.serving_settings(None) == [
+        Error(
+            "WEB_CONCURRENCY is 2 on the embedded default, which serves one worker only: set "
+            "WEB_CONCURRENCY=1, or DATABASE_URL and REDIS_URL",
+            id="auth.E005",
+        ),
+        Error("JWT_ALGORITHM is 'HS256': set it to ES256 (the default) or RS256", id="auth.E006"),
+    ]

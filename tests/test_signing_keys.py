@@ -8,7 +8,10 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import stat
+import subprocess
+import sys
 from datetime import timedelta
 from http import HTTPStatus
 from io import StringIO
@@ -16,11 +19,14 @@ from io import StringIO
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from django.core.checks import Error
 from django.core.management import CommandError, call_command
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from accounts import keys
+from accounts import checks, keys
 from tests.lifecycle import T0, assert_unauthorized, claims, me, refresh
+from tests.live import ROOT
 
 pytestmark = pytest.mark.django_db
 
@@ -88,6 +94,209 @@ def test_generate_refuses_a_key_the_configured_algorithm_cannot_use(settings):
 
     with pytest.raises(CommandError, match="the signing key is RS256 but JWT_ALGORITHM is ES256"):
         _run("generate", "--alg", "RS256")
+
+
+GENERATE = "python manage.py jwtkeys generate"
+
+
+def _set(*jwks, signing_kid=None):
+    return {"signing_kid": signing_kid or jwks[0]["kid"], "keys": list(jwks)}
+
+
+def _jwk(private, algorithm, alg, kid="k1"):
+    return {**algorithm.to_jwk(private, as_dict=True), "kid": kid, "alg": alg}
+
+
+def _public_only():
+    jwk = keys.generate_jwk()
+    return _set({name: value for name, value in jwk.items() if name != "d"})
+
+
+def _duplicate():
+    jwk = keys.generate_jwk()
+    return _set(jwk, dict(jwk))
+
+
+def _p384():
+    return _set(_jwk(ec.generate_private_key(ec.SECP384R1()), ECAlgorithm, "ES256"))
+
+
+def _rsa(bits, alg="RS256"):
+    private = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    return _set(_jwk(private, RSAAlgorithm, alg))
+
+
+# (JWT_ALGORITHM, JWT_KEYS or a {"file": text-or-None}, the one-line message with {source}/{kid})
+BAD_KEY_SETS = {
+    "empty-set": (
+        "ES256",
+        lambda: {"signing_kid": "k1", "keys": []},
+        "JWT_KEYS has no keys: it needs at least the signing key; make one with `" + GENERATE + "`",
+    ),
+    "missing-file": (
+        "ES256",
+        lambda: {"file": None},
+        "JWT_KEYS_FILE {path} does not exist: create it with `" + GENERATE + " > {path}`",
+    ),
+    "invalid-json": (
+        "ES256",
+        lambda: {"file": "{not json"},
+        "JWT_KEYS_FILE {path} is not valid JSON (Expecting property name enclosed in double "
+        "quotes: line 1 column 2 (char 1)): use the output of `" + GENERATE + "`",
+    ),
+    "not-an-object": (
+        "ES256",
+        lambda: ["a", "list"],
+        'JWT_KEYS is not a JSON object: it must be {{"signing_kid": ..., "keys": [...]}} as `'
+        + GENERATE
+        + "` prints it",
+    ),
+    "rsa-key-under-es256": (
+        "ES256",
+        lambda: _rsa(2048),
+        "JWT_KEYS: the signing key is RS256 but JWT_ALGORITHM is ES256: set JWT_ALGORITHM=RS256 "
+        "or sign with a ES256 key (`" + GENERATE + " --alg ES256`)",
+    ),
+    "rsa-key-labelled-es256": (
+        "ES256",
+        lambda: _rsa(2048, alg="ES256"),
+        "JWT_KEYS: key 'k1' is labelled ES256 but is a RSA key: ES256 needs an EC P-256 key; "
+        "make one with `" + GENERATE + " --alg ES256`",
+    ),
+    "rsa-1024-bits": (
+        "RS256",
+        lambda: _rsa(1024),
+        "JWT_KEYS: key 'k1' is a 1024-bit RSA key: RS256 needs at least 2048 bits; make a new "
+        "one with `" + GENERATE + " --alg RS256`",
+    ),
+    "p384-labelled-es256": (
+        "ES256",
+        _p384,
+        "JWT_KEYS: key 'k1' is labelled ES256 but is an EC P-384 key: ES256 needs an EC P-256 "
+        "key; make one with `" + GENERATE + " --alg ES256`",
+    ),
+    "signing-kid-public-only": (
+        "ES256",
+        _public_only,
+        "JWT_KEYS: signing_kid {kid!r} names a public-only key: the signer needs its private "
+        'part ("d"); promote a private key with `python manage.py jwtkeys promote`',
+    ),
+    "duplicate-kid": (
+        "ES256",
+        _duplicate,
+        "JWT_KEYS: key id {kid!r} appears twice: give every key its own kid",
+    ),
+}
+
+
+def _configure(settings, tmp_path, algorithm, make):
+    """Put a key set in force; the message's {path} and {kid} for it."""
+    settings.JWT_ALGORITHM = algorithm
+    settings.JWT_KEYS, settings.JWT_KEYS_FILE = None, None
+    document = make()
+    path = tmp_path / "jwt-keys.json"
+    if isinstance(document, dict) and "file" in document:
+        if document["file"] is not None:
+            path.write_text(document["file"])
+        settings.JWT_KEYS_FILE = str(path)
+        return {"path": path, "kid": None}
+    settings.JWT_KEYS = json.dumps(document)
+    return {"path": path, "kid": document.get("signing_kid") if isinstance(document, dict) else 0}
+
+
+@pytest.mark.parametrize(("algorithm", "make", "message"), BAD_KEY_SETS.values(),
+                         ids=BAD_KEY_SETS.keys())  # fmt: skip
+def test_a_bad_key_set_is_refused_with_one_line_saying_how_to_fix_it(
+    settings, tmp_path, algorithm, make, message
+):
+    expected = message.format(**_configure(settings, tmp_path, algorithm, make))
+
+    with pytest.raises(keys.KeyConfigurationError) as refused:
+        keys.load_keyset()
+
+    assert str(refused.value) == expected
+    assert checks.signing_keys(None) == [Error(expected, id="auth.E008")]
+
+
+def test_production_without_a_key_set_is_refused(settings):
+    settings.PRODUCTION, settings.JWT_KEYS, settings.JWT_KEYS_FILE = True, None, None
+
+    assert checks.signing_keys(None) == [
+        Error(
+            "production needs signing keys: set JWT_KEYS or JWT_KEYS_FILE to the output of "
+            f"`{GENERATE}`",
+            id="auth.E007",
+        )
+    ]
+
+
+def test_readiness_is_down_while_the_signer_cannot_be_loaded(api, settings):
+    settings.JWT_ALGORITHM = "ES256"
+    settings.JWT_KEYS = json.dumps(_rsa(2048))
+    _restart()
+    try:
+        response = api.get("/health/ready")
+    finally:
+        _restart()
+
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response.json() == {
+        "status": "unavailable",
+        "checks": {"database": "ok", "token_store": "ok", "signing_keys": "down"},
+    }
+
+
+STRONG_SECRET = "q8Vn3xT0bLk2Rz7Wc5Hs1Pj9Ud4Fy6Me8Ga0Ko3Ni7Xt2Bv5Lq1Zr9Sw4Cp6Dh8Jf0"
+
+
+def _production(*command, **env):
+    """A process in production mode on the test PostgreSQL and Redis."""
+    return subprocess.run(
+        [sys.executable, *command],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "APP_ENV": "production",
+            "SECRET_KEY": STRONG_SECRET,
+            "ALLOWED_HOSTS": "auth.example.com",
+            "JWT_KEYS": "",
+            "JWT_KEYS_FILE": "",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.slow
+def test_production_refuses_to_start_on_a_bad_key_set_and_starts_on_a_generated_one():
+    """`jwtkeys generate` needs no key set; check --deploy and the ASGI import need a good one."""
+    generated = _production("manage.py", "jwtkeys", "generate")
+    assert generated.returncode == 0, generated.stderr
+    p384 = json.dumps(_p384())
+    message = (
+        "JWT_KEYS: key 'k1' is labelled ES256 but is an EC P-384 key: ES256 needs an EC P-256 "
+        f"key; make one with `{GENERATE} --alg ES256`"
+    )
+
+    checked = _production("manage.py", "check", "--deploy", JWT_KEYS=p384)
+    imported = _production("-c", "import config.asgi", JWT_KEYS=p384)
+    good = _production("manage.py", "check", "--deploy", JWT_KEYS=generated.stdout)
+
+    assert checked.returncode != 0
+    assert f"(auth.E008) {message}\n" in checked.stderr
+    assert imported.returncode != 0
+    assert f"refusing to start:\n  auth.E008: {message}\n" in imported.stderr
+    assert good.returncode == 0, good.stderr
+    # HTTPS redirects belong to the proxy (the health check calls plain HTTP); HSTS preload is
+    # the domain owner's commitment: both are settings, off by default.
+    assert "ERRORS" not in good.stderr
+    assert [line.split()[1] for line in good.stderr.splitlines() if line.startswith("?:")] == [
+        "(security.W008)",
+        "(security.W021)",
+    ]
 
 
 def test_the_jwks_publishes_only_public_parts_and_is_cacheable(api, keyfile):

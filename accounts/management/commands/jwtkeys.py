@@ -22,6 +22,9 @@ class Command(BaseCommand):
         "force; add: add a verify-only key; promote KID: make it the signer; prune: drop "
         "retired keys whose tokens have expired; rotate: add + promote + prune in one step."
     )
+    # It makes and mends the key set, so it must run while the set is missing or broken (the
+    # auth.E007/E008 checks): every action checks the documents it reads and writes itself.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", choices=["generate", "list", "add", "promote", "prune",
