@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts import selectors, sessions, throttling
 from accounts.audit import Kind, audit_record
 from accounts.exceptions import EmailTaken, InvalidCredentials, InvalidInput, WrongPassword
+from accounts.hashing import hashing_slot
 from accounts.managers import normalize_email
 from accounts.models import User
 from accounts.types import Caller, TokenPair
@@ -50,7 +51,8 @@ def user_register(*, email: str, password: str, caller: Caller | None = None) ->
     if problems:
         raise InvalidInput(problems)
     user = User(email=email)
-    user.set_password(password)
+    with hashing_slot():
+        user.set_password(password)
     try:
         with transaction.atomic():
             user.save(force_insert=True)
@@ -62,11 +64,12 @@ def user_register(*, email: str, password: str, caller: Caller | None = None) ->
 def user_authenticate(*, email: str, password: str, caller: Caller) -> User:
     """The active user these credentials belong to; every failure looks (and costs) the same."""
     user = selectors.user_get_by_email(email=email)
-    if user is None:
-        # Hash anyway, so that an unknown email takes as long as a wrong password.
-        User().set_password(password)
-    elif user.check_password(password) and user.is_active:
-        return user
+    with hashing_slot():
+        if user is None:
+            # Hash anyway, so that an unknown email takes as long as a wrong password.
+            User().set_password(password)
+        elif user.check_password(password) and user.is_active:
+            return user
     reason = "unknown email" if user is None else "wrong password or inactive"
     audit_record(kind=Kind.LOGIN_FAILED, user=user, email=email, caller=caller, detail=reason)
     raise InvalidCredentials()
@@ -93,7 +96,9 @@ def user_change_password(
     # Wrong current passwords count with failed logins: a stolen access token is no way to
     # guess the password either.
     throttling.password_attempt(email=user.email)
-    if not user.check_password(current_password):
+    with hashing_slot():
+        matches = user.check_password(current_password)
+    if not matches:
         throttling.login_failed(email=user.email)
         raise WrongPassword()
     problems = _password_problems(new_password, user, "new_password")
@@ -105,8 +110,9 @@ def user_change_password(
 
 def user_set_password(*, user: User, password: str, caller: Caller | None = None) -> None:
     """Store a new password and end every session, in one transaction (API and admin)."""
-    with transaction.atomic():
+    with hashing_slot():
         user.set_password(password)
+    with transaction.atomic():
         user.save(update_fields=["password"])
         sessions.sessions_end_all(user=user, kind=Kind.PASSWORD_CHANGED, caller=caller)
 

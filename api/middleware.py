@@ -145,9 +145,9 @@ class RequestGuardMiddleware(_Inline):
     ) -> HttpResponseBase:
         if not request.path_info.startswith("/api/"):
             return response
-        if response.status_code == _NOT_ALLOWED and not response.get(
-            "Content-Type", ""
-        ).startswith("application/json"):
+        if response.status_code == _NOT_ALLOWED and not response.get("Content-Type", "").startswith(
+            "application/json"
+        ):
             reshaped = error_response(405, "Method not allowed.", "method_not_allowed")
             reshaped["Allow"] = response.get("Allow", "")
             return reshaped

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -91,6 +92,10 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+# Argon2id hashes (~30 ms, 19 MiB each) a process runs at once, and how long a login waits for
+# a free slot before it is answered 503 (accounts/hashing.py). Default: one per core.
+PASSWORD_HASH_CONCURRENCY = env.get_int("PASSWORD_HASH_CONCURRENCY", os.cpu_count() or 1, minimum=1)
+PASSWORD_HASH_WAIT_MS = env.get_int("PASSWORD_HASH_WAIT_MS", 2000, minimum=0)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
@@ -161,6 +166,12 @@ JWT_KEYS = env.get("JWT_KEYS")
 JWT_KEYS_FILE = env.get("JWT_KEYS_FILE")
 JWT_DEV_KEYS_FILE = STATE_DIR / "dev-jwt-keys.json"
 JWT_LEEWAY = timedelta(seconds=env.get_int("JWT_LEEWAY", 0))
+# django-ninja-jwt's settings are pydantic BaseSettings, which read the environment too, where
+# ACCESS_TOKEN_LIFETIME and REFRESH_TOKEN_LIFETIME are ours (in seconds): given here, they win.
+NINJA_JWT = {
+    "ACCESS_TOKEN_LIFETIME": ACCESS_TOKEN_LIFETIME,
+    "REFRESH_TOKEN_LIFETIME": REFRESH_TOKEN_LIFETIME,
+}
 JWKS_MAX_AGE = env.get_int("JWKS_MAX_AGE", 300)
 # Throttling (0 turns a limit off): attempts per client address per minute, and failed logins
 # per account within a window, after which that account's logins are refused until it ends.
