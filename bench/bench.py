@@ -1,15 +1,18 @@
-"""Requests/s and latency of the service under uvicorn: Django's stock ASGI handler against
-the long-lived executor (config/asgi_handler.py), side by side. A script, not a test.
+"""This service against the brief's service (DRF + simplejwt under gunicorn, bench/brief/),
+side by side on this machine, against the same PostgreSQL and Redis, loaded with wrk.
+A script, not a test.
 
-    uv run python bench/bench.py                       # 1 and 2 workers, stock vs executor
-    uv run python bench/bench.py --workers 1 --handlers stock,threads1,threads2,threads4
-    uv run python bench/bench.py --endpoints health,me --duration 20 --concurrency 64
+    make bench                                          # builds what it needs, then runs this
+    uv run --frozen python bench/bench.py               # every scenario, 10 s each, one round
+    uv run --frozen python bench/bench.py --scenarios me,refresh --duration 20 --rounds 3
+    uv run --frozen python bench/bench.py --ours-env ASGI_STOCK_HANDLER=1 --json out.json
 
-Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust; the database auth_bench is created
-and migrated when missing) and Redis on 127.0.0.1:6379 (database 13, emptied before each
-server starts). Load comes from wrk when installed (apt-get install -y wrk), else from an
-asyncio + httpx generator in this process (heavier: it takes CPU from the server).
-See bench/README.md.
+Both services run as separate processes with 2 workers each: ours with `manage.py serve`
+(WEB_CONCURRENCY=2), the brief's with `gunicorn -w 2` from its own virtualenv
+(bench/brief/.venv, built by `make bench`). Nothing of either is imported here: set-up talks to
+them over HTTP. Per scenario it prints requests/s, p50, p99, non-2xx answers and the servers'
+CPU time per request (utime + stime of the whole process tree over the measured window, divided
+by the requests completed in it), and the ratios ours / brief's. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -26,76 +30,62 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections import defaultdict
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-ENDPOINTS = ("health", "me", "refresh", "login")
-EMAIL = "bench@example.com"
-PASSWORD = "bench-Password-8731"  # a throw-away account in a throw-away database
+BRIEF = ROOT / "bench" / "brief"
+SCENARIOS = ("me", "me_bad", "refresh", "login", "register")
+SERVICES = ("ours", "brief")
+EMAIL = "bench-login@example.com"
+PASSWORD = "Bench-Pass-8731-quartz"  # a throw-away account in a throw-away database
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# Variables either service reads that must not leak in from the caller's shell.
+PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TERM")
 
 
 @dataclass
 class Result:
     requests: int
     seconds: float
-    bad: int  # non-2xx answers and socket errors
+    non_2xx: int  # HTTP answers outside 2xx (wrk's "Non-2xx or 3xx responses")
+    socket_errors: int  # connect, read, write errors and time-outs
     p50: float  # milliseconds
-    p90: float
     p99: float
+    cpu_ms: float  # server CPU ms per completed request
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
+@dataclass
+class Service:
+    name: str
+    cmd: list[str]
+    cwd: Path
+    env: dict[str, str]
+    ready: str  # a path that answers `ready_status` once the service is up
+    ready_status: int
+    migrate: list[str]
+    base: str = ""
+    proc: subprocess.Popen[str] | None = None
+    rotates: bool = False  # does a refresh answer carry a new refresh token?
+    notes: list[str] = field(default_factory=list)
+
+
 # --- set-up ---------------------------------------------------------------------------------
 
 
-def _run(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)  # noqa: S603
-
-
-def ensure_database(args: argparse.Namespace, env: dict[str, str]) -> None:
-    """Create the benchmark database when missing, and migrate it."""
-    pg = ["-h", args.pg_host, "-p", str(args.pg_port), "-U", "postgres"]
-    created = _run(["createdb", *pg, args.database])
-    if created.returncode != 0 and "already exists" not in created.stderr:
-        sys.exit(f"createdb {args.database} failed: {created.stderr.strip()}")
-    migrated = _run([sys.executable, "manage.py", "migrate", "--noinput"], env=env)
-    if migrated.returncode != 0:
-        sys.exit(f"migrate failed:\n{migrated.stdout}\n{migrated.stderr}")
-
-
-def server_env(args: argparse.Namespace, state_dir: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASGI_", "THROTTLE_"))}
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATABASE_URL=f"postgres://postgres@{args.pg_host}:{args.pg_port}/{args.database}",
-        REDIS_URL=args.redis_url,
-        APP_ENV="development",
-        DEBUG="false",
-        LOG_LEVEL="WARNING",
-        STATE_DIR=state_dir,
-        ACCESS_TOKEN_LIFETIME="3600",
-        # The benchmark logs in far more often than a person would: no throttling.
-        THROTTLE_LOGIN_PER_MINUTE="0",
-        THROTTLE_REGISTER_PER_MINUTE="0",
-        THROTTLE_ACCOUNT_FAILURES="0",
-    )
-    return env
-
-
-def flush_redis(url: str) -> None:
-    import redis
-
-    redis.Redis.from_url(url).flushdb()
+def _run(cmd: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return done.stdout
 
 
 def free_port() -> int:
@@ -104,80 +94,227 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def handler_env(handler: str) -> dict[str, str]:
-    """`stock`, `executor` (ASGI_THREADS unset: the default), `threadsN` or `lease`
-    (ASGI_THREADS=0: a long-lived thread per request in flight)."""
-    if handler == "stock":
-        return {"ASGI_STOCK_HANDLER": "1"}
-    if handler == "executor":
-        return {}
-    if handler == "lease":
-        return {"ASGI_THREADS": "0"}
-    if handler.startswith("threads") and handler[7:].isdigit():
-        return {"ASGI_THREADS": handler[7:]}
-    raise SystemExit(f"unknown handler {handler!r}: stock, executor, threadsN or lease")
+def base_env() -> dict[str, str]:
+    return {k: os.environ[k] for k in PASSED_ENV if k in os.environ} | {
+        k: v for k, v in os.environ.items() if k.startswith("UV_")
+    }
+
+
+def parse_env(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"expected KEY=VALUE, not {pair!r}")
+        out[key] = value
+    return out
+
+
+def ensure_database(args: argparse.Namespace, name: str) -> None:
+    pg = ["-h", args.pg_host, "-p", str(args.pg_port), "-U", "postgres"]
+    listed = _run(["psql", *pg, "-d", "postgres", "-Atc", "SELECT datname FROM pg_database"])
+    if name not in listed.split():
+        _run(["createdb", *pg, name])
+
+
+def flush_redis(host: str, port: int, db: int) -> None:
+    import redis
+
+    redis.Redis(host=host, port=port, db=db).flushdb()
+
+
+def ours(args: argparse.Namespace, state_dir: str) -> Service:
+    uv = shutil.which("uv") or str(Path.home() / ".local" / "bin" / "uv")
+    port = free_port()
+    env = base_env() | {
+        "DATABASE_URL": f"postgres://postgres@{args.pg_host}:{args.pg_port}/{args.ours_db}",
+        "REDIS_URL": f"redis://{args.redis_host}:{args.redis_port}/{args.ours_redis_db}",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": str(args.workers),
+        "APP_ENV": "development",
+        "STATE_DIR": state_dir,
+        "ACCESS_TOKEN_LIFETIME": "3600",
+        # The benchmark logs in and registers far more often than a person would.
+        "THROTTLE_LOGIN_PER_MINUTE": "0",
+        "THROTTLE_REGISTER_PER_MINUTE": "0",
+        "THROTTLE_ACCOUNT_FAILURES": "0",
+    }
+    env |= parse_env(args.ours_env)
+    py = [uv, "run", "--frozen", "python", "manage.py"]
+    return Service(
+        "ours", [*py, "serve"], ROOT, env, "/health/ready", 200, [*py, "migrate", "--noinput"],
+        base=f"http://127.0.0.1:{port}",
+    )  # fmt: skip
+
+
+def brief(args: argparse.Namespace) -> Service:
+    venv = BRIEF / ".venv" / "bin"
+    if not (venv / "gunicorn").exists():
+        sys.exit(f"{venv / 'gunicorn'} is missing: run `make bench` (it builds bench/brief/.venv)")
+    port = free_port()
+    env = base_env() | {
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "DEBUG": "0",
+        "DB_NAME": args.brief_db,
+        "DB_USER": "postgres",
+        "DB_PASS": "",
+        "DB_HOST": args.pg_host,
+        "REDIS_HOST": args.redis_host,
+        "REDIS_PORT": str(args.redis_port),
+        "REDIS_DB": str(args.brief_redis_db),
+        "CONN_MAX_AGE": "600",
+        "PYTHONWARNINGS": "ignore::UserWarning",  # simplejwt 5.3.0's pkg_resources warning
+    }
+    env |= parse_env(args.brief_env)
+    return Service(
+        "brief",
+        [str(venv / "gunicorn"), "auth_service.wsgi:application",
+         "--bind", f"127.0.0.1:{port}", "-w", str(args.workers)],
+        BRIEF, env, "/api/me/", 401, [str(venv / "python"), "manage.py", "migrate", "--noinput"],
+        base=f"http://127.0.0.1:{port}",
+    )  # fmt: skip
 
 
 @contextlib.contextmanager
-def server(env: dict[str, str], workers: int, ready: str = "/health/ready") -> Iterator[str]:
-    """uvicorn as `manage.py serve` runs it, less the access log; yields its base URL."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-           "--port", str(port), "--workers", str(workers), "--lifespan", "off",
-           "--no-access-log", "--no-proxy-headers", "--no-server-header",
-           "--log-level", "warning"]  # fmt: skip
-    with tempfile.TemporaryFile(mode="w+") as log:
-        proc = subprocess.Popen(  # noqa: S603
-            cmd, cwd=ROOT, env={**env, "WEB_CONCURRENCY": str(workers)},
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+def running(service: Service, log: Path) -> Iterator[Service]:
+    with log.open("w") as out:
+        service.proc = proc = subprocess.Popen(  # noqa: S603
+            service.cmd, cwd=service.cwd, env=service.env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True, text=True,
         )  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"{base}{ready}", timeout=3).status_code == 200:
-                        break
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    raise RuntimeError(f"uvicorn did not start:\n{log.read()[-3000:]}")
-                time.sleep(0.1)
-            yield base
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                answer = httpx.get(service.base + service.ready, timeout=3)
+                if answer.status_code == service.ready_status:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{service.name} did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield service
+    finally:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
 
 
-def ensure_user(base: str) -> None:
-    answer = httpx.post(f"{base}/api/register/", json={"email": EMAIL, "password": PASSWORD})
-    if answer.status_code not in (201, 409):
-        raise RuntimeError(f"register: {answer.status_code} {answer.text}")
+def _expect(answer: httpx.Response, statuses: tuple[int, ...], what: str) -> dict[str, object]:
+    if answer.status_code not in statuses:
+        raise RuntimeError(f"{what}: {answer.status_code} {answer.text[:500]}")
+    return dict(answer.json()) if answer.content else {}
 
 
 def logins(base: str, count: int) -> list[dict[str, str]]:
-    """`count` fresh sessions (token pairs), logged in eight at a time."""
+    """`count` fresh token pairs, logged in eight at a time."""
 
     async def _all() -> list[dict[str, str]]:
         gate = asyncio.Semaphore(8)
-        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        async with httpx.AsyncClient(base_url=base, timeout=60) as http:
 
             async def one() -> dict[str, str]:
                 async with gate:
                     answer = await http.post(
                         "/api/token/", json={"email": EMAIL, "password": PASSWORD}
                     )
-                if answer.status_code != 200:
-                    raise RuntimeError(f"login: {answer.status_code} {answer.text}")
-                return dict(answer.json())
+                return {k: str(v) for k, v in _expect(answer, (200,), "login").items()}
 
             return list(await asyncio.gather(*(one() for _ in range(count))))
 
     return asyncio.run(_all())
+
+
+def bad_signature(token: str) -> str:
+    """The token with its signature's first character changed (the last one may only carry
+    padding bits, so changing it can leave the signature intact)."""
+    head, _, sig = token.rpartition(".")
+    return f"{head}.{'B' if sig[0] == 'A' else 'A'}{sig[1:]}"
+
+
+def prepare(service: Service) -> None:
+    """Create the login account, and check each endpoint's answer shape once."""
+    base = service.base
+    _expect(
+        httpx.post(f"{base}/api/register/", json={"email": EMAIL, "password": PASSWORD}),
+        (200, 201, 400, 409, 422),
+        f"{service.name} register",
+    )
+    pair = logins(base, 1)[0]
+    expected = {"access", "refresh"} | (
+        {"token_type", "expires_in"} if service.name == "ours" else set()
+    )
+    if not expected <= pair.keys():
+        raise RuntimeError(f"{service.name} login answered {sorted(pair)}, not {sorted(expected)}")
+    me = _expect(
+        httpx.get(f"{base}/api/me/", headers={"Authorization": f"Bearer {pair['access']}"}),
+        (200,),
+        f"{service.name} me",
+    )
+    if me.get("email") != EMAIL:
+        raise RuntimeError(f"{service.name} me answered {me}")
+    bad = {"Authorization": f"Bearer {bad_signature(pair['access'])}"}
+    _expect(httpx.get(f"{base}/api/me/", headers=bad), (401,), f"{service.name} me_bad")
+    refreshed = _expect(
+        httpx.post(f"{base}/api/token/refresh/", json={"refresh": pair["refresh"]}),
+        (200,),
+        f"{service.name} refresh",
+    )
+    service.rotates = "refresh" in refreshed
+    service.notes.append(
+        "refresh rotates: each request sends the token the previous answer returned"
+        if service.rotates
+        else "refresh does not rotate: the same refresh token every request"
+    )
+
+
+# --- CPU of a process tree ------------------------------------------------------------------
+
+
+def _stat(pid: int) -> tuple[int, int] | None:
+    """(parent pid, utime + stime in clock ticks), or None when the process is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()  # the name may hold spaces and parentheses
+    return int(fields[1]), int(fields[11]) + int(fields[12])
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """utime + stime of `root` and all its descendants (the master and its workers)."""
+    stats = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := _stat(int(entry))) is not None:
+            stats[int(entry)] = stat
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in stats.items():
+        children.setdefault(ppid, []).append(pid)
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in stats:
+            total += stats[pid][1]
+        todo.extend(children.get(pid, []))
+    return total / CLOCK_TICKS
+
+
+def wait_idle(root: int, limit: float = 90) -> None:
+    """Wait until the tree uses under 10% of a core: requests left over from the previous wrk
+    run (a login waits for its hash, a worker reads a queued connection) finish first."""
+    deadline = time.monotonic() + limit
+    before = tree_cpu_seconds(root)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = tree_cpu_seconds(root)
+        if now - before < 0.05:
+            return
+        before = now
 
 
 # --- wrk ------------------------------------------------------------------------------------
@@ -187,24 +324,27 @@ def _lua(text: str) -> str:
     return f"[==[{text}]==]"
 
 
-_LUA_DONE = """
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("BENCH %d %d %d %d %d %d\\n", summary.requests, summary.duration,
-    e.status + e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99)))
-end
-"""
-
-# Each wrk thread keeps a queue of refresh tokens: a request takes one, its answer puts the
-# successor back. A token is never sent twice, so reuse detection never fires; a queue longer
-# than the thread's connections never runs dry.
-_LUA_REFRESH = """
+_LUA_THREAD_ID = """
 local counter = 0
 function setup(thread)
   counter = counter + 1
   thread:set("tid", counter)
 end
+"""
+
+_LUA_DONE = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("BENCH %d %d %d %d %d %d\\n", summary.requests, summary.duration,
+    e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+# Each wrk thread keeps a queue of refresh tokens: a request takes one, its answer puts the
+# successor back. No token is ever sent twice, so reuse detection never fires; a queue longer
+# than the thread's connections never runs dry.
+_LUA_REFRESH_QUEUE = """
 local queue, head, tail = {}, 1, 0
 function init(args)
   local n = 0
@@ -227,298 +367,247 @@ function response(status, headers, body)
 end
 """
 
+_LUA_REGISTER = """
+local n = 0
+function request()
+  n = n + 1
+  local body = string.format('{"email": "b-%s-%d-%d@example.com", "password": "%s"}',
+    NONCE, tid, n, PASSWORD)
+  return wrk.format("POST", "/api/register/", {["Content-Type"] = "application/json"}, body)
+end
+"""
 
-def wrk_script(endpoint: str, access: str, tokens_file: str, threads: int) -> str:
-    if endpoint == "health":
-        body = 'wrk.method = "GET"\nwrk.path = "/health/live"\n'
-    elif endpoint == "me":
-        body = (
-            'wrk.method = "GET"\nwrk.path = "/api/me/"\n'
-            f'wrk.headers["Authorization"] = {_lua("Bearer " + access)}\n'
-        )
-    elif endpoint == "login":
+
+def _static(method: str, path: str, headers: dict[str, str], body: str | None = None) -> str:
+    lines = [f'wrk.method = "{method}"', f'wrk.path = "{path}"']
+    lines += [f'wrk.headers["{k}"] = {_lua(v)}' for k, v in headers.items()]
+    if body is not None:
+        lines.append(f"wrk.body = {_lua(body)}")
+    return "\n".join(lines) + "\n"
+
+
+def wrk_script(service: Service, scenario: str, tmp: Path, args: argparse.Namespace) -> str:
+    as_json = {"Content-Type": "application/json"}
+    if scenario in {"me", "me_bad"}:
+        # A fresh access token each run: simplejwt's live 5 minutes, a run with rounds longer.
+        token = logins(service.base, 1)[0]["access"]
+        if scenario == "me_bad":
+            token = bad_signature(token)
+        return _static("GET", "/api/me/", {"Authorization": f"Bearer {token}"})
+    if scenario == "login":
         login = json.dumps({"email": EMAIL, "password": PASSWORD})
-        body = (
-            'wrk.method = "POST"\nwrk.path = "/api/token/"\n'
-            'wrk.headers["Content-Type"] = "application/json"\n'
-            f"wrk.body = {_lua(login)}\n"
+        return _static("POST", "/api/token/", as_json, login)
+    if scenario == "register":
+        return (
+            f"local NONCE = {_lua(secrets.token_hex(6))}\nlocal PASSWORD = {_lua(PASSWORD)}\n"
+            + _LUA_THREAD_ID
+            + _LUA_REGISTER
         )
-    else:
-        body = f"local TOKENS = {_lua(tokens_file)}\nlocal NTHREADS = {threads}\n" + _LUA_REFRESH
-    return body + _LUA_DONE
+    if not service.rotates:
+        token = logins(service.base, 1)[0]["refresh"]
+        return _static("POST", "/api/token/refresh/", as_json, json.dumps({"refresh": token}))
+    tokens = tmp / "refresh.txt"
+    pairs = logins(service.base, max(2 * args.connections, 64))
+    tokens.write_text("".join(p["refresh"] + "\n" for p in pairs))
+    return (
+        f"local TOKENS = {_lua(str(tokens))}\nlocal NTHREADS = {args.threads}\n"
+        + _LUA_THREAD_ID
+        + _LUA_REFRESH_QUEUE
+    )
 
 
-def run_wrk(
-    base: str, endpoint: str, seconds: float, args: argparse.Namespace, access: str
-) -> Result:
-    with tempfile.TemporaryDirectory(prefix="auth-bench-") as tmp:
-        tokens_file = str(Path(tmp) / "refresh.txt")
-        if endpoint == "refresh":
-            pairs = logins(base, 2 * args.concurrency)
-            Path(tokens_file).write_text("".join(p["refresh"] + "\n" for p in pairs))
+def run_wrk(service: Service, scenario: str, seconds: int, args: argparse.Namespace) -> Result:
+    with tempfile.TemporaryDirectory(prefix="auth-bench-wrk-") as tmp:
         script = Path(tmp) / "bench.lua"
-        script.write_text(wrk_script(endpoint, access, tokens_file, args.wrk_threads))
-        cmd = ["wrk", "-t", str(args.wrk_threads), "-c", str(args.concurrency),
-               "-d", f"{max(1, round(seconds))}s", "--timeout", "10s",
-               "-s", str(script), base]  # fmt: skip
-        out = _run(cmd)
+        script.write_text(wrk_script(service, scenario, Path(tmp), args) + _LUA_DONE)
+        cmd = ["wrk", "-t", str(args.threads), "-c", str(args.connections),
+               "-d", f"{seconds}s", "--timeout", f"{args.timeout}s",
+               "-s", str(script), service.base]  # fmt: skip
+        assert service.proc is not None
+        wait_idle(service.proc.pid)
+        cpu_before = tree_cpu_seconds(service.proc.pid)
+        out = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
+        cpu = tree_cpu_seconds(service.proc.pid) - cpu_before
     line = next((x for x in out.stdout.splitlines() if x.startswith("BENCH ")), None)
     if out.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed:\n{out.stdout}\n{out.stderr}")
-    requests, micros, bad, p50, p90, p99 = (int(x) for x in line.split()[1:])
-    return Result(requests, micros / 1e6, bad, p50 / 1e3, p90 / 1e3, p99 / 1e3)
-
-
-# --- httpx (when wrk is missing) ------------------------------------------------------------
-
-
-def run_httpx(
-    base: str, endpoint: str, seconds: float, args: argparse.Namespace, access: str
-) -> Result:
-    sessions = logins(base, args.concurrency) if endpoint == "refresh" else []
-
-    async def _load() -> Result:
-        latencies: list[float] = []
-        bad = 0
-        limits = httpx.Limits(max_connections=args.concurrency)
-        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=10) as http:
-            stop = time.monotonic() + seconds
-
-            async def client(n: int) -> None:
-                nonlocal bad
-                refresh = sessions[n]["refresh"] if sessions else ""
-                while time.monotonic() < stop:
-                    start = time.perf_counter()
-                    try:
-                        if endpoint == "health":
-                            answer = await http.get("/health/live")
-                        elif endpoint == "me":
-                            answer = await http.get(
-                                "/api/me/", headers={"Authorization": f"Bearer {access}"}
-                            )
-                        elif endpoint == "login":
-                            answer = await http.post(
-                                "/api/token/", json={"email": EMAIL, "password": PASSWORD}
-                            )
-                        else:
-                            answer = await http.post(
-                                "/api/token/refresh/", json={"refresh": refresh}
-                            )
-                            if answer.status_code == 200:
-                                refresh = answer.json()["refresh"]
-                    except httpx.HTTPError:
-                        bad += 1
-                        continue
-                    latencies.append(time.perf_counter() - start)
-                    if answer.status_code >= 300:
-                        bad += 1
-
-            began = time.monotonic()
-            await asyncio.gather(*(client(n) for n in range(args.concurrency)))
-            elapsed = time.monotonic() - began
-        cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
-        return Result(len(latencies), elapsed, bad, cuts[49] * 1e3, cuts[89] * 1e3,
-                      cuts[98] * 1e3)  # fmt: skip
-
-    return asyncio.run(_load())
-
-
-# --- a hung dependency ---------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def unresponsive_redis() -> Iterator[str]:
-    """A Redis URL whose server accepts connections and never answers: hung, not down."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1024)
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        with contextlib.suppress(OSError):
-            while True:
-                held.append(listener.accept()[0])
-
-    threading.Thread(target=accept, daemon=True).start()
-    try:
-        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
-    finally:
-        listener.close()
-        for conn in held:
-            conn.close()
-
-
-def stall(args: argparse.Namespace) -> None:
-    """How long GET /health/live waits while N requests wait on Redis (REDIS_TIMEOUT, 2 s)."""
-    print("\nGET /health/live while N GET /health/ready wait on a Redis that never answers "
-          "(1 worker; ms)")  # fmt: skip
-    print(f"{'N':<6}" + "".join(f"{h:>12}" for h in args.handlers))
-    table: dict[str, list[float]] = {}
-    for handler in args.handlers:
-        with unresponsive_redis() as url, tempfile.TemporaryDirectory() as state:
-            env = {**server_env(args, state), **handler_env(handler), "REDIS_URL": url}
-            with server(env, 1, ready="/health/live") as base:
-                table[handler] = [asyncio.run(_live_while_stalled(base, n)) for n in (1, 4, 8)]
-    for row, n in enumerate((1, 4, 8)):
-        print(f"{n:<6}" + "".join(f"{table[h][row]:>12.0f}" for h in args.handlers))
-
-
-async def _live_while_stalled(base: str, stalled: int) -> float:
-    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
-        waiting = [asyncio.create_task(http.get("/health/ready")) for _ in range(stalled)]
-        await asyncio.sleep(0.3)
-        start = time.perf_counter()
-        live = await http.get("/health/live")
-        elapsed = (time.perf_counter() - start) * 1e3
-        assert live.status_code == 200, live.text
-        await asyncio.gather(*waiting)
-    return elapsed
+    requests, micros, non_2xx, errors, p50, p99 = (int(x) for x in line.split()[1:])
+    cpu_ms = cpu * 1e3 / requests if requests else 0.0
+    return Result(requests, micros / 1e6, non_2xx, errors, p50 / 1e3, p99 / 1e3, cpu_ms)
 
 
 # --- the run --------------------------------------------------------------------------------
 
 
-def measure(args: argparse.Namespace, workers: int, handler: str) -> dict[str, Result]:
-    load = run_wrk if args.tool == "wrk" else run_httpx
-    results: dict[str, Result] = {}
-    with tempfile.TemporaryDirectory(prefix="auth-bench-state-") as state:
-        env = {**server_env(args, state), **handler_env(handler)}
-        flush_redis(args.redis_url)
-        with server(env, workers) as base:
-            ensure_user(base)
-            access = logins(base, 1)[0]["access"]
-            for endpoint in args.endpoints:
-                if args.warmup > 0:
-                    load(base, endpoint, args.warmup, args, access)
-                results[endpoint] = result = load(base, endpoint, args.duration, args, access)
-                print(
-                    f"  workers={workers} {handler:>9} {endpoint:>8}: {result.rps:8.0f} req/s  "
-                    f"p50 {result.p50:7.1f} ms  p99 {result.p99:7.1f} ms  bad {result.bad}",
-                    flush=True,
-                )
-    return results
+def median_result(results: list[Result]) -> Result:
+    def med(get: Callable[[Result], float]) -> float:
+        return float(statistics.median(get(r) for r in results))
+
+    seconds = med(lambda r: r.seconds)
+    return Result(
+        requests=round(med(lambda r: r.rps) * seconds),
+        seconds=seconds,
+        non_2xx=round(med(lambda r: r.non_2xx)),
+        socket_errors=round(med(lambda r: r.socket_errors)),
+        p50=med(lambda r: r.p50),
+        p99=med(lambda r: r.p99),
+        cpu_ms=med(lambda r: r.cpu_ms),
+    )
 
 
-def report(args: argparse.Namespace, table: dict[tuple[int, str], dict[str, Result]]) -> None:
+def _rps(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if b else "-"
+
+
+def report(
+    args: argparse.Namespace,
+    table: dict[str, dict[str, Result]],
+    services: dict[str, Service],
+) -> None:
     print()
-    print(f"load: {args.tool}, {args.concurrency} connections, {args.duration:g} s per figure, "
-          f"median of {args.rounds} round(s); req/s (p50 / p99 ms)")  # fmt: skip
-    for workers in args.workers:
-        head = f"{'workers=' + str(workers):<12}" + "".join(f"{h:>26}" for h in args.handlers)
-        if "stock" in args.handlers and len(args.handlers) > 1:
-            head += "".join(f"{'x ' + h:>14}" for h in args.handlers if h != "stock")
-        print(head)
-        for endpoint in args.endpoints:
-            row = f"{endpoint:<12}"
-            for handler in args.handlers:
-                r = table[(workers, handler)][endpoint]
-                row += f"{f'{r.rps:,.0f} ({r.p50:.1f} / {r.p99:.1f})':>26}"
-            if "stock" in args.handlers and len(args.handlers) > 1:
-                stock = table[(workers, "stock")][endpoint].rps
-                for handler in args.handlers:
-                    if handler != "stock":
-                        ratio = table[(workers, handler)][endpoint].rps / stock if stock else 0
-                        row += f"{f'{ratio:.2f}':>14}"
-            print(row)
-        print()
+    print(f"wrk -t{args.threads} -c{args.connections}, {args.duration} s measured after "
+          f"{args.warmup} s of warm-up, {args.workers} workers each, "
+          f"median of {args.rounds} round(s)")  # fmt: skip
+    print()
+    print("| scenario | service | req/s | p50 ms | p99 ms | non-2xx | CPU ms/req |")
+    print("|---|---|--:|--:|--:|--:|--:|")
+    for scenario in args.scenarios:
+        for name in SERVICES:
+            r = table[name][scenario]
+            errors = f" (+{r.socket_errors} socket)" if r.socket_errors else ""
+            label = name
+            if scenario == "refresh":
+                label += " (rotates)" if services[name].rotates else " (no rotation)"
+            print(f"| {scenario} | {label} | {_rps(r.rps)} | {r.p50:.1f} | {r.p99:.1f} | "
+                  f"{r.non_2xx}{errors} | {r.cpu_ms:.2f} |")  # fmt: skip
+        o, b = table["ours"][scenario], table["brief"][scenario]
+        print(f"| {scenario} | **ours / brief** | **{_ratio(o.rps, b.rps)}** | "
+              f"{_ratio(o.p50, b.p50)} | {_ratio(o.p99, b.p99)} | | "
+              f"**{_ratio(o.cpu_ms, b.cpu_ms)}** |")  # fmt: skip
+    print()
+    for name in SERVICES:
+        print(f"{name}: {'; '.join(services[name].notes)}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--workers",
-        default="1,2",
-        help="uvicorn worker counts to run, comma-separated (default 1,2)",
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated, any of {','.join(SCENARIOS)} (default all)",
+    )
+    parser.add_argument("--duration", type=int, default=10, help="seconds measured (10)")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of load before (2)")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="repeat, interleaving the services; medians (1)"
+    )
+    parser.add_argument("--connections", type=int, default=32, help="wrk -c (32)")
+    parser.add_argument("--threads", type=int, default=1, help="wrk -t (1)")
+    parser.add_argument("--timeout", type=int, default=30, help="wrk --timeout, seconds (30)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes each (2)")
+    parser.add_argument(
+        "--ours-env",
+        action="append",
+        default=[],
+        metavar="KEY=VAL",
+        help="extra environment for our service (repeatable), e.g. ASGI_STOCK_HANDLER=1",
     )
     parser.add_argument(
-        "--handlers",
-        default="stock,executor",
-        help="stock, executor (default ASGI_THREADS), threadsN or lease (ASGI_THREADS=0), "
-        "comma-separated (default stock,executor)",
-    )
-    parser.add_argument(
-        "--endpoints",
-        default=",".join(ENDPOINTS),
-        help=f"any of {','.join(ENDPOINTS)} (default all)",
-    )
-    parser.add_argument("--concurrency", type=int, default=32, help="connections (default 32)")
-    parser.add_argument("--duration", type=float, default=10, help="seconds per figure")
-    parser.add_argument(
-        "--rounds",
-        type=int,
-        default=1,
-        help="run everything this many times, interleaved; report medians",
-    )
-    parser.add_argument("--warmup", type=float, default=2, help="seconds before each figure")
-    parser.add_argument("--tool", choices=["auto", "wrk", "httpx"], default="auto")
-    parser.add_argument(
-        "--wrk-threads",
-        type=int,
-        default=1,
-        help="wrk threads (default 1: the load shares the server's cores)",
-    )
-    parser.add_argument("--database", default="auth_bench")
+        "--brief-env", action="append", default=[], metavar="KEY=VAL",
+        help="extra environment for the brief's service (repeatable)",
+    )  # fmt: skip
     parser.add_argument("--pg-host", default="127.0.0.1")
     parser.add_argument("--pg-port", type=int, default=5432)
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
+    parser.add_argument("--ours-db", default="bench_ours")
+    parser.add_argument("--brief-db", default="bench_brief")
+    parser.add_argument("--redis-host", default="127.0.0.1")
+    parser.add_argument("--redis-port", type=int, default=6379)
+    parser.add_argument("--ours-redis-db", type=int, default=13)
+    parser.add_argument("--brief-redis-db", type=int, default=12)
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
-    parser.add_argument(
-        "--stall",
-        action="store_true",
-        help="instead: /health/live latency while requests wait on an unresponsive Redis",
-    )
+    parser.add_argument("--logs", metavar="DIR", help="keep the servers' output in DIR")
     args = parser.parse_args()
-    args.workers = [int(w) for w in args.workers.split(",")]
-    args.handlers = [h.strip() for h in args.handlers.split(",") if h.strip()]
-    args.endpoints = [e.strip() for e in args.endpoints.split(",") if e.strip()]
-    for handler in args.handlers:
-        handler_env(handler)
-    unknown = set(args.endpoints) - set(ENDPOINTS)
+    args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    unknown = set(args.scenarios) - set(SCENARIOS)
     if unknown:
-        parser.error(f"unknown endpoints: {', '.join(sorted(unknown))}")
-    if args.tool == "auto":
-        args.tool = "wrk" if shutil.which("wrk") else "httpx"
-    if args.tool == "wrk" and args.concurrency < args.wrk_threads:
-        parser.error("--concurrency must be at least --wrk-threads")
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    if args.connections < args.threads:
+        parser.error("--connections must be at least --threads")
+    if not shutil.which("wrk"):
+        sys.exit("wrk is missing: `make bench` installs it (apt-get install -y wrk)")
 
-    with tempfile.TemporaryDirectory(prefix="auth-bench-state-") as state:
-        ensure_database(args, server_env(args, state))
-    if args.stall:
-        stall(args)
-        return
-    load_average = os.getloadavg()[0]
-    start = time.perf_counter()
-    for _ in range(2_000_000):
-        pass
-    speed = 2 / (time.perf_counter() - start)
-    print(f"{os.cpu_count()} CPUs, load average {load_average:.2f}, an empty Python loop at "
-          f"{speed:.0f} M iterations/s; load from {args.tool}", flush=True)  # fmt: skip
-    if load_average > 0.5:
-        print("warning: the machine is busy; figures will be low and noisy", flush=True)
-    # Rounds interleave the handlers, so that a busy spell hits all of them; each figure is
-    # the round with the median requests/s.
-    runs: dict[tuple[int, str], list[dict[str, Result]]] = defaultdict(list)
-    for _ in range(args.rounds):
-        for workers in args.workers:
-            for handler in args.handlers:
-                runs[(workers, handler)].append(measure(args, workers, handler))
-    table = {
-        key: {
-            endpoint: sorted((r[endpoint] for r in results), key=lambda x: x.rps)[len(results) // 2]
-            for endpoint in args.endpoints
-        }
-        for key, results in runs.items()
-    }
-    report(args, table)
+    # SIGTERM stops both servers too (a background job ignores SIGINT).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    load_start = os.getloadavg()
+    print(f"{os.cpu_count()} CPUs, load average at start "
+          f"{' '.join(f'{x:.2f}' for x in load_start)}", flush=True)  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="auth-bench-")))
+        state = tmp / "state"
+        state.mkdir()
+        services = {"ours": ours(args, str(state)), "brief": brief(args)}
+        for service, db in ((services["ours"], args.ours_db), (services["brief"], args.brief_db)):
+            ensure_database(args, db)
+            _run(service.migrate, cwd=service.cwd, env=service.env)
+        flush_redis(args.redis_host, args.redis_port, args.ours_redis_db)
+        flush_redis(args.redis_host, args.redis_port, args.brief_redis_db)
+        for name, service in services.items():
+            logs = Path(args.logs) if args.logs else tmp
+            logs.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(running(service, logs / f"{name}.log"))
+            prepare(service)
+        runs: dict[str, dict[str, list[Result]]] = {n: {s: [] for s in SCENARIOS} for n in SERVICES}
+        for round_ in range(args.rounds):
+            # Interleaved, and in alternating order, so that a busy spell hits both services.
+            order = SERVICES if round_ % 2 == 0 else SERVICES[::-1]
+            for scenario in args.scenarios:
+                for name in order:
+                    service = services[name]
+                    if args.warmup > 0:
+                        run_wrk(service, scenario, args.warmup, args)
+                    result = run_wrk(service, scenario, args.duration, args)
+                    runs[name][scenario].append(result)
+                    print(f"  round {round_ + 1} {scenario:>8} {name:>5}: {result.rps:8.1f} "
+                          f"req/s  p50 {result.p50:7.1f} ms  p99 {result.p99:7.1f} ms  "
+                          f"non-2xx {result.non_2xx}  socket errors {result.socket_errors}  "
+                          f"CPU {result.cpu_ms:6.2f} ms/req", flush=True)  # fmt: skip
+    table = {n: {s: median_result(runs[n][s]) for s in args.scenarios} for n in SERVICES}
+    report(args, table, services)
+    load_end = os.getloadavg()
+    print(f"load average at start {' '.join(f'{x:.2f}' for x in load_start)}, "
+          f"at end {' '.join(f'{x:.2f}' for x in load_end)}")  # fmt: skip
     if args.json:
         Path(args.json).write_text(
             json.dumps(
-                [{"workers": w, "handler": h, "endpoint": e, "rps": r.rps, "p50_ms": r.p50,
-                  "p90_ms": r.p90, "p99_ms": r.p99, "requests": r.requests, "bad": r.bad}
-                 for (w, h), results in table.items() for e, r in results.items()],
+                {
+                    "settings": {k: v for k, v in vars(args).items() if k not in {"json", "logs"}},
+                    "load_average": {"start": load_start, "end": load_end},
+                    "notes": {n: services[n].notes for n in SERVICES},
+                    "results": [
+                        {"scenario": s, "service": n, "rps": r.rps, **asdict(r)}
+                        for s in args.scenarios
+                        for n in SERVICES
+                        for r in [table[n][s]]
+                    ],
+                    "ratios": {
+                        s: {
+                            "rps": table["ours"][s].rps / table["brief"][s].rps
+                            if table["brief"][s].rps
+                            else None,
+                            "cpu_ms": table["ours"][s].cpu_ms / table["brief"][s].cpu_ms
+                            if table["brief"][s].cpu_ms
+                            else None,
+                        }
+                        for s in args.scenarios
+                    },
+                },
                 indent=2,
             )
-        )  # fmt: skip
+        )
 
 
 if __name__ == "__main__":
