@@ -39,8 +39,8 @@ def user_get_active(*, user_id: str) -> User | None:
 def _active_user_sql() -> tuple[str, list[str]]:
     fields = User._meta.concrete_fields
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
+    columns = ", ".join(quote(field.get_attname_column()[1]) for field in fields)
     table = quote(User._meta.db_table)
-    pk, active = quote(User._meta.pk.column), quote(User._meta.get_field("is_active").column)
+    pk, active = quote("id"), quote("is_active")
     sql = f"SELECT {columns} FROM {table} WHERE {pk} = %s AND {active} LIMIT 1"  # noqa: S608
     return sql, [field.attname for field in fields]
