@@ -39,7 +39,7 @@ def user_get_active(*, user_id: str) -> User | None:
 def _active_user_sql() -> tuple[str, list[str]]:
     fields = User._meta.concrete_fields
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.get_attname_column()[1]) for field in fields)
+    columns = ", ".join(quote(str(field.get_attname_column()[1])) for field in fields)
     table = quote(User._meta.db_table)
     pk, active = quote("id"), quote("is_active")
     sql = f"SELECT {columns} FROM {table} WHERE {pk} = %s AND {active} LIMIT 1"  # noqa: S608
