@@ -3,40 +3,42 @@
 UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 PY := $(UV) run --frozen
 
-.PHONY: help run test lint format migrate superuser bench
-help:
-	@echo "make run    - install, migrate and serve on http://127.0.0.1:8000 (embedded default unless DATABASE_URL/REDIS_URL are set)"
-	@echo "make test   - install and run the test suite against PostgreSQL and Redis"
-	@echo "make lint   - ruff and mypy"
-	@echo "make bench  - this service against the brief's (bench/brief/) with wrk; BENCH_ARGS=... passes options"
+.PHONY: help run test test-fast lint format migrate superuser bench
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "make %-10s %s\n", $$1, $$2}'
 
+# uv: into the user's site, also where the system Python refuses pip installs (PEP 668).
 $(UV):
-	python3 -m pip install --quiet --user "uv>=0.5" || python3 -m pip install --quiet "uv>=0.5"
+	python3 -m pip install --quiet --user "uv>=0.5" \
+	  || python3 -m pip install --quiet --user --break-system-packages "uv>=0.5"
 
 .venv/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen
 	@touch $@
 
-run: .venv/.synced
+run: .venv/.synced ## install, migrate and serve on http://127.0.0.1:8000 (embedded default unless DATABASE_URL/REDIS_URL are set)
 	$(PY) python manage.py migrate --noinput
 	$(PY) python manage.py serve
 
-test: .venv/.synced
+test: .venv/.synced ## install and run the whole test suite against PostgreSQL and Redis
 	$(PY) pytest
 
-lint: .venv/.synced
+test-fast: .venv/.synced ## the tests that start no server (under a minute)
+	$(PY) pytest -m "not slow"
+
+lint: .venv/.synced ## ruff (lint and format check) and mypy
 	$(PY) ruff check .
 	$(PY) ruff format --check .
 	$(PY) mypy accounts api config
 
-format: .venv/.synced
+format: .venv/.synced ## ruff format and fix
 	$(PY) ruff format .
 	$(PY) ruff check --fix .
 
-migrate: .venv/.synced
+migrate: .venv/.synced ## apply database migrations
 	$(PY) python manage.py migrate --noinput
 
-superuser: .venv/.synced
+superuser: .venv/.synced ## create an admin account
 	$(PY) python manage.py createsuperuser
 
 # bench/README.md. The brief's service gets its own virtualenv, outside git; wrk comes from apt.
@@ -46,6 +48,6 @@ $(BRIEF_VENV)/.built: $(UV) bench/brief/requirements.txt
 	VIRTUAL_ENV=$(BRIEF_VENV) $(UV) pip install -r bench/brief/requirements.txt
 	@touch $@
 
-bench: .venv/.synced $(BRIEF_VENV)/.built
+bench: .venv/.synced $(BRIEF_VENV)/.built ## this service against the brief's (bench/brief/) with wrk; BENCH_ARGS=... passes options
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) python bench/bench.py $(BENCH_ARGS)

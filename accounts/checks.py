@@ -92,10 +92,15 @@ def _errors(*problems: tuple[bool, str, str]) -> list[Error]:
     return [Error(message, id=check_id) for failed, check_id, message in problems if failed]
 
 
+# Django's own deploy check (security.W009) asks for the same.
+SECRET_KEY_MIN_LENGTH = 50
+SECRET_KEY_MIN_UNIQUE = 5
+
+
 def _weak(secret: str) -> bool:
     return (
-        len(secret) < 50
-        or len(set(secret)) < 5
+        len(secret) < SECRET_KEY_MIN_LENGTH
+        or len(set(secret)) < SECRET_KEY_MIN_UNIQUE
         or secret.startswith(("django-insecure", "dev-insecure"))
     )
 

@@ -47,7 +47,7 @@ class _Inline(MiddlewareMixin):
         response = response or await self.get_response(request)  # type: ignore[misc]
         if hasattr(self, "process_response"):
             response = self.process_response(request, response)
-        return response  # type: ignore[no-any-return]
+        return response
 
 
 class InlineSecurityMiddleware(_Inline, SecurityMiddleware):
@@ -72,8 +72,8 @@ class _AdminOnly(MiddlewareMixin):
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         if request.path_info.startswith(_ADMIN):
-            return await super().__acall__(request)  # type: ignore[misc,no-any-return]
-        return await self.get_response(request)  # type: ignore[no-any-return,misc]
+            return await super().__acall__(request)
+        return await self.get_response(request)  # type: ignore[misc]
 
 
 class AdminOnlySessionMiddleware(_AdminOnly, SessionMiddleware):
@@ -101,7 +101,7 @@ class AdminOnlyCsrfViewMiddleware(_AdminOnly, CsrfViewMiddleware):
         if not request.path_info.startswith(_ADMIN):
             return None
         check = sync_to_async(CsrfViewMiddleware.process_view)
-        return await check(self, request, view, args, kwargs)  # type: ignore[no-any-return]
+        return await check(self, request, view, args, kwargs)
 
 
 class StaticFiles(_Inline, WhiteNoiseMiddleware):

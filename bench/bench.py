@@ -37,6 +37,10 @@ from pathlib import Path
 
 import httpx
 
+# The server is idle when it used less CPU than this in half a second.
+IDLE_CPU_SECONDS = 0.05
+# Requests/s shown without decimals from here up.
+WHOLE_RPS = 100
 ROOT = Path(__file__).resolve().parent.parent
 BRIEF = ROOT / "bench" / "brief"
 SCENARIOS = ("me", "me_bad", "refresh", "login", "register")
@@ -312,7 +316,7 @@ def wait_idle(root: int, limit: float = 90) -> None:
     while time.monotonic() < deadline:
         time.sleep(0.5)
         now = tree_cpu_seconds(root)
-        if now - before < 0.05:
+        if now - before < IDLE_CPU_SECONDS:
             return
         before = now
 
@@ -456,7 +460,7 @@ def median_result(results: list[Result]) -> Result:
 
 
 def _rps(value: float) -> str:
-    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+    return f"{value:,.0f}" if value >= WHOLE_RPS else f"{value:.1f}"
 
 
 def _ratio(a: float, b: float) -> str:

@@ -64,7 +64,7 @@ def _embedded_connection() -> type:
             "no token store: set TOKEN_STORE_URL or REDIS_URL (the in-process store of the "
             "embedded default needs the development dependencies: uv sync)"
         ) from None
-    return fakeredis.FakeRedisConnection  # type: ignore[no-any-return]
+    return fakeredis.FakeRedisConnection
 
 
 @functools.cache
