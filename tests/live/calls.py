@@ -12,6 +12,7 @@ from tests.factories import PASSWORD
 from tests.helpers import CHALLENGE, INVALID_TOKEN, STORE_UNAVAILABLE
 
 RETRY_AFTER = "5"  # settings.RETRY_AFTER_SECONDS, as the servers run it
+HTTP_TIMEOUT = 30
 
 
 def unique_email(prefix: str = "live") -> str:

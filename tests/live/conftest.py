@@ -9,12 +9,12 @@ Redis database between tests as everywhere else.
 from __future__ import annotations
 
 from collections.abc import Iterator
+
 import httpx
 import pytest
 
 from tests.live import uvicorn_server
-
-HTTP_TIMEOUT = 30
+from tests.live.calls import HTTP_TIMEOUT
 
 
 def database_url() -> str:

@@ -46,7 +46,9 @@ def test_chunked_bodies_get_the_same_limits_over_real_http(http):
     small = json.dumps({"email": unique_email(), "password": PASSWORD})
 
     too_big = http.post(
-        "/api/register/", content=_chunked(big.encode()), headers={"Content-Type": "application/json"}
+        "/api/register/",
+        content=_chunked(big.encode()),
+        headers={"Content-Type": "application/json"},
     )
     plain = http.post(
         "/api/register/", content=_chunked(small.encode()), headers={"Content-Type": "text/plain"}
