@@ -19,110 +19,109 @@ import httpx
 import pytest
 
 from accounts.keys import generate_jwk
+from tests.helpers import TOKEN_REUSED
 from tests.live import uvicorn_server
+from tests.live.calls import (
+    HTTP_TIMEOUT,
+    assert_refused,
+    login,
+    me,
+    refresh,
+    signed_up,
+    unique_email,
+)
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 CONCURRENCY = 20
+INSTANCES = 2
 
 
-@pytest.fixture
-def instances(live_env) -> Iterator[tuple[httpx.Client, ...]]:
-    """Clients of two instances, with one key set; replays are detected at once (no grace)."""
+@pytest.fixture(scope="module")
+def bases(server_env) -> Iterator[list[str]]:
+    """Two instances with one key set, started once; replays are detected at once (no grace)."""
     jwk = generate_jwk("ES256")
     env = {
-        **live_env,
+        **server_env,
         "JWT_KEYS": json.dumps({"signing_kid": jwk["kid"], "keys": [jwk]}),
         "REFRESH_REUSE_GRACE": "0",
     }
     with ExitStack() as stack:
-        bases = [stack.enter_context(uvicorn_server(env)) for _ in range(2)]
-        yield tuple(stack.enter_context(httpx.Client(base_url=b, timeout=30)) for b in bases)
+        yield [stack.enter_context(uvicorn_server(env)) for _ in range(INSTANCES)]
 
 
-def _signed_up(http: httpx.Client, email: str, password: str) -> dict:
-    created = http.post("/api/register/", json={"email": email, "password": password})
-    assert created.status_code == HTTPStatus.CREATED, created.text
-    return _login(http, email, password)
+@pytest.fixture
+def instances(bases) -> Iterator[tuple[httpx.Client, ...]]:
+    with ExitStack() as stack:
+        yield tuple(
+            stack.enter_context(httpx.Client(base_url=b, timeout=HTTP_TIMEOUT)) for b in bases
+        )
 
 
-def _login(http: httpx.Client, email: str, password: str) -> dict:
-    response = http.post("/api/token/", json={"email": email, "password": password})
-    assert response.status_code == HTTPStatus.OK, response.text
-    return response.json()
-
-
-def _me(http: httpx.Client, access: str) -> httpx.Response:
-    return http.get("/api/me/", headers={"Authorization": f"Bearer {access}"})
-
-
-def _refresh(http: httpx.Client, token: str) -> httpx.Response:
-    return http.post("/api/token/refresh/", json={"refresh": token})
-
-
-def _assert_refused(response: httpx.Response, code: str = "invalid_token") -> None:
-    assert response.status_code == HTTPStatus.UNAUTHORIZED, response.text
-    assert response.json()["code"] == code
-
-
-def test_tokens_issued_by_one_instance_work_on_the_other(instances, password):
+def test_tokens_issued_by_one_instance_work_on_the_other(instances):
     a, b = instances
-    pair = _signed_up(a, "two@example.com", password)
+    email = unique_email("two")
+    pair = signed_up(a, email)
 
-    me = _me(b, pair["access"])
-    assert me.status_code == HTTPStatus.OK, me.text
-    assert me.json()["email"] == "two@example.com"
-    rotated = _refresh(b, pair["refresh"])
+    response = me(b, pair["access"])
+    assert response.status_code == HTTPStatus.OK, response.text
+    assert response.json()["email"] == email
+    rotated = refresh(b, pair["refresh"])
     assert rotated.status_code == HTTPStatus.OK, rotated.text
-    assert _me(a, rotated.json()["access"]).status_code == HTTPStatus.OK
+    assert me(a, rotated.json()["access"]).status_code == HTTPStatus.OK
     assert a.get("/.well-known/jwks.json").json() == b.get("/.well-known/jwks.json").json()
 
 
-def test_a_session_ended_by_reuse_detection_on_one_is_dead_on_the_other(instances, password):
+def test_a_session_ended_by_reuse_detection_on_one_is_dead_on_the_other(instances):
+    """Attack: replay a used refresh token on one instance. Expected: 401 TOKEN_REUSED there,
+    and the successor pair is 401 invalid_token on the other instance."""
     a, b = instances
-    first = _signed_up(a, "reuse@example.com", password)
-    rotated = _refresh(a, first["refresh"])
+    first = signed_up(a, unique_email("reuse"))
+    rotated = refresh(a, first["refresh"])
     assert rotated.status_code == HTTPStatus.OK, rotated.text
     second = rotated.json()
 
-    _assert_refused(_refresh(a, first["refresh"]), "token_reused")
+    assert_refused(refresh(a, first["refresh"]), TOKEN_REUSED)
 
-    _assert_refused(_me(b, second["access"]))
-    _assert_refused(_refresh(b, second["refresh"]))
+    assert_refused(me(b, second["access"]))
+    assert_refused(refresh(b, second["refresh"]))
 
 
-def test_a_session_logged_out_on_one_is_dead_on_the_other(instances, password):
+def test_a_session_logged_out_on_one_is_dead_on_the_other(instances):
     a, b = instances
-    pair = _signed_up(b, "logout@example.com", password)
-    other = _login(b, "logout@example.com", password)
+    email = unique_email("logout")
+    pair = signed_up(b, email)
+    other = login(b, email)
 
-    logout = a.post("/api/logout/", json={"refresh": pair["refresh"]})
-    assert logout.status_code == HTTPStatus.NO_CONTENT, logout.text
+    response = a.post("/api/logout/", json={"refresh": pair["refresh"]})
+    assert response.status_code == HTTPStatus.NO_CONTENT, response.text
 
-    _assert_refused(_me(b, pair["access"]))
-    _assert_refused(_refresh(b, pair["refresh"]))
-    assert _me(b, other["access"]).status_code == HTTPStatus.OK  # only that session ended
+    assert_refused(me(b, pair["access"]))
+    assert_refused(refresh(b, pair["refresh"]))
+    assert me(b, other["access"]).status_code == HTTPStatus.OK  # only that session ended
 
 
-def _refresh_at_once(clients: tuple[httpx.Client, ...], token: str) -> list[httpx.Response]:
+def _refresh_at_once(bases: list[str], token: str) -> list[httpx.Response]:
     """CONCURRENCY refreshes of one token, alternating between the instances, released together."""
     barrier = threading.Barrier(CONCURRENCY)
 
     def one(i: int) -> httpx.Response:
-        base = clients[i % len(clients)].base_url
-        with httpx.Client(base_url=base, timeout=30) as http:
+        with httpx.Client(base_url=bases[i % len(bases)], timeout=HTTP_TIMEOUT) as http:
             http.get("/health/live")  # connect first, so that the barrier releases requests
-            barrier.wait(timeout=30)
-            return _refresh(http, token)
+            barrier.wait(timeout=HTTP_TIMEOUT)
+            return refresh(http, token)
 
     with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
         return list(pool.map(one, range(CONCURRENCY)))
 
 
-def test_concurrent_refreshes_split_across_instances_have_one_winner(instances, password):
-    pair = _signed_up(instances[0], "race@example.com", password)
+def test_concurrent_refreshes_split_across_instances_have_one_winner(bases, instances):
+    """Race: one refresh token sent 20 times at once, half to each instance (no grace).
+    Expected: one 200, 19 x 401 token_reused or invalid_token; the winner's access token is
+    dead on both instances."""
+    pair = signed_up(instances[0], unique_email("race"))
 
-    responses = _refresh_at_once(instances, pair["refresh"])
+    responses = _refresh_at_once(bases, pair["refresh"])
 
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {HTTPStatus.OK: 1, HTTPStatus.UNAUTHORIZED: CONCURRENCY - 1}
@@ -132,4 +131,4 @@ def test_concurrent_refreshes_split_across_instances_have_one_winner(instances, 
     assert codes <= {"token_reused", "invalid_token"}
     winner = next(r.json() for r in responses if r.status_code == HTTPStatus.OK)
     for http in instances:
-        _assert_refused(_me(http, winner["access"]))
+        assert_refused(me(http, winner["access"]))
