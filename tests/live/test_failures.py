@@ -140,7 +140,6 @@ def test_bad_request_gets_4xx_in_the_common_shape(api, path, body, content_type,
         ("get", "/api/no-such-endpoint/", 404, {"detail": "Not found.", "code": "not_found"}),
     ],
 )
-@pytest.mark.django_db
 def test_wrong_method_or_path_gets_the_common_shape(api, method, path, status, expected):
     response = getattr(api, method)(path)
 
