@@ -120,15 +120,15 @@ def handler_env(handler: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def server(env: dict[str, str], workers: int, ready: str = "/health/ready") -> Iterator[str]:
-    """uvicorn as `manage.py serve` runs it, less the access log; yields its base URL."""
+    """`manage.py serve` (the production uvicorn configuration), less the access log; yields
+    its base URL."""
     port = free_port()
-    cmd = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-           "--port", str(port), "--workers", str(workers), "--lifespan", "off",
-           "--no-access-log", "--no-proxy-headers", "--no-server-header",
-           "--log-level", "warning"]  # fmt: skip
+    cmd = [sys.executable, "manage.py", "serve"]
+    served_env = {**env, "ACCESS_LOG": "false", "HOST": "127.0.0.1", "PORT": str(port),
+                  "WEB_CONCURRENCY": str(workers)}  # fmt: skip
     with tempfile.TemporaryFile(mode="w+") as log:
         proc = subprocess.Popen(  # noqa: S603
-            cmd, cwd=ROOT, env={**env, "WEB_CONCURRENCY": str(workers)},
+            cmd, cwd=ROOT, env=served_env,
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         base = f"http://127.0.0.1:{port}"
