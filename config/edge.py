@@ -72,7 +72,8 @@ async def _busy(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 class EdgeHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a bound on request headers, in bytes and in time."""
+    """uvicorn's httptools protocol with request headers bounded in bytes and in time, and its
+    concurrency limit answered in the common shape."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
