@@ -143,6 +143,8 @@ def ours(args: argparse.Namespace, state_dir: str) -> Service:
         "THROTTLE_LOGIN_PER_MINUTE": "0",
         "THROTTLE_REGISTER_PER_MINUTE": "0",
         "THROTTLE_ACCOUNT_FAILURES": "0",
+        # Like the brief's gunicorn, which writes no access log by default.
+        "ACCESS_LOG": "false",
     }
     env |= parse_env(args.ours_env)
     py = [uv, "run", "--frozen", "python", "manage.py"]

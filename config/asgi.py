@@ -5,13 +5,16 @@ Requests run their sync code on long-lived threads rather than on a new thread e
 gives each request in flight a thread of its own, kept for reuse; N > 0 makes a worker share N
 threads between its requests, which bench/README.md shows stalls the worker when Redis or
 PostgreSQL hangs. ASGI_STOCK_HANDLER=1 serves with Django's stock handler, for comparison.
+config.edge wraps it: bodies are read under a size and a time limit before Django sees them.
+Serve it with `manage.py serve` (config/serving.py), not bare uvicorn.
 """
 
 import os
 
 import django
+from django.conf import settings
 
-from config import env
+from config import edge, env
 from config.asgi_handler import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -20,7 +23,12 @@ django.setup(set_prefix=False)
 from accounts.checks import startup_check  # noqa: E402 (needs the app registry)
 
 startup_check()
-application = get_asgi_application(
+django_application = get_asgi_application(
     threads=env.get_int("ASGI_THREADS", 0, minimum=0),
     stock=env.get_bool("ASGI_STOCK_HANDLER", False),
+)
+application = edge.EdgeLimits(
+    django_application,
+    max_body_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+    timeout=settings.CLIENT_TIMEOUT,
 )

@@ -182,6 +182,21 @@ THROTTLE_ACCOUNT_WINDOW_SECONDS = env.get_int("THROTTLE_ACCOUNT_WINDOW_SECONDS",
 AUDIT_RETENTION_DAYS = env.get_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
 RETRY_AFTER_SECONDS = env.get_int("RETRY_AFTER_SECONDS", 5, minimum=1)
 
+# --- the edge (config/serving.py, config/edge.py): how much and how slowly a client may send.
+# Seconds a client gets to send a request's headers, and then its body; a slower one is dropped.
+CLIENT_TIMEOUT = env.get_int("CLIENT_TIMEOUT", 10, minimum=1)
+# Bytes of request line and headers; more gets 431 (counted as they arrive, never held whole).
+MAX_REQUEST_HEADER_BYTES = env.get_int("MAX_REQUEST_HEADER_BYTES", 16384, minimum=1024)
+# Seconds an idle keep-alive connection stays open; connections and requests in flight per
+# worker before uvicorn answers 503; connections the kernel queues before they are accepted.
+KEEPALIVE_TIMEOUT = env.get_int("KEEPALIVE_TIMEOUT", 5, minimum=1)
+LIMIT_CONCURRENCY = env.get_int("LIMIT_CONCURRENCY", 1000, minimum=1)
+BACKLOG = env.get_int("BACKLOG", 2048, minimum=1)
+ACCESS_LOG = env.get_bool("ACCESS_LOG", True)
+# config.edge refuses bodies over DATA_UPLOAD_MAX_MEMORY_SIZE before Django reads them, so
+# Django's spooled body (and an upload) never outgrows memory onto disk.
+FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

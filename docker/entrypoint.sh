@@ -1,6 +1,7 @@
 #!/bin/sh
 # Container entrypoint.
 #   serve (default)       python manage.py serve: uvicorn on HOST:PORT with WEB_CONCURRENCY workers
+#                         (the one supported way to serve: config/serving.py)
 #   migrate               apply the database migrations and exit (a one-off job)
 #   <executable> ...      run it as is (python, sh, ...)
 #   <anything else> ...   a manage.py command, e.g. createsuperuser

@@ -82,7 +82,7 @@ def live_env(transactional_db) -> dict[str, str]:
 @pytest.fixture
 def live_server_url(live_env):
     """The service under uvicorn, on the test database and Redis."""
-    from tests.live import uvicorn_server
+    from tests.servers import uvicorn_server
 
     with uvicorn_server(live_env) as base:
         yield base

@@ -255,10 +255,10 @@ def test_non_http_scopes_are_refused(make_app):
 
 
 def test_the_service_uses_the_long_lived_executor():
-    from config.asgi import application
+    from config.asgi import django_application
 
     assert asgi_handler.executor_supported()
-    assert isinstance(application, LongLivedExecutorASGIHandler)
+    assert isinstance(django_application, LongLivedExecutorASGIHandler)
 
 
 def test_stock_handler_on_request_or_without_asgiref_support(monkeypatch):
@@ -276,7 +276,7 @@ def test_stock_handler_on_request_or_without_asgiref_support(monkeypatch):
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 def test_concurrent_requests_over_real_http(live_env, workers):
-    from tests.live import uvicorn_server
+    from tests.servers import uvicorn_server
 
     user = UserFactory()
     with uvicorn_server(live_env, workers=workers) as base:

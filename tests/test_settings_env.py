@@ -13,7 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from accounts import checks
 from config import env
-from tests.live import ROOT
+from tests.servers import ROOT
 
 STORAGE_VARIABLES = [
     "DATABASE_URL",

@@ -26,7 +26,7 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from accounts import checks, keys
 from tests.lifecycle import T0, assert_unauthorized, claims, me, refresh
-from tests.live import ROOT
+from tests.servers import ROOT
 
 pytestmark = pytest.mark.django_db
 

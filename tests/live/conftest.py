@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.live import uvicorn_server
+from tests.servers import uvicorn_server
 from tests.live.calls import HTTP_TIMEOUT
 
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import redis
 
-from tests.live import free_port, wait_until
+from tests.servers import free_port, wait_until
 
 CONNECT_TIMEOUT = 0.2
 

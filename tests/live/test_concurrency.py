@@ -22,7 +22,7 @@ import pytest
 
 from tests.factories import UserFactory
 from tests.helpers import INVALID_TOKEN, TOKEN_REUSED, claims_of, sid_of
-from tests.live import uvicorn_server
+from tests.servers import uvicorn_server
 from tests.live.calls import HTTP_TIMEOUT, assert_refused, login, me, refresh
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

@@ -15,7 +15,7 @@ import pytest
 
 from tests.factories import PASSWORD
 from tests.helpers import header_of
-from tests.live import ROOT, free_port, wait_until
+from tests.servers import ROOT, free_port, wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ from accounts import sessions
 from accounts.models import AuditEvent, User
 from accounts.types import Caller
 from tests.factories import PASSWORD, UserFactory
-from tests.live import free_port, redis_server, uvicorn_server
+from tests.servers import free_port, redis_server, uvicorn_server
 from tests.live.calls import HTTP_TIMEOUT, RETRY_AFTER, assert_store_down, unique_email
 
 DATABASE_DOWN = {

@@ -28,7 +28,7 @@ from accounts import services
 from accounts.models import User
 from tests.factories import PASSWORD, UserFactory
 from tests.helpers import NEW_PASSWORD, auth, login, logout, me, post_json, refresh, sid_of
-from tests.live import redis_server
+from tests.servers import redis_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 

@@ -20,7 +20,7 @@ import pytest
 
 from accounts.keys import generate_jwk
 from tests.helpers import TOKEN_REUSED
-from tests.live import uvicorn_server
+from tests.servers import uvicorn_server
 from tests.live.calls import (
     HTTP_TIMEOUT,
     assert_refused,

@@ -1,12 +1,13 @@
-"""`manage.py serve`: run the service under uvicorn with the configured workers."""
+"""`manage.py serve`: the one supported way to run the service (config/serving.py says why)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import uvicorn
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+
+from config import serving
 
 
 class Command(BaseCommand):
@@ -18,14 +19,7 @@ class Command(BaseCommand):
                 "auth-service: embedded default (SQLite + in-process token store), one worker. "
                 "Set DATABASE_URL and REDIS_URL for real use."
             )
-        uvicorn.run(
-            "config.asgi:application",
-            host=settings.SERVE_HOST,
-            port=settings.SERVE_PORT,
-            workers=settings.WEB_CONCURRENCY,
-            lifespan="off",
-            # accounts.context reads X-Forwarded-For, and only from TRUSTED_PROXY_COUNT proxies.
-            proxy_headers=False,
-            server_header=False,
-            log_level="info",
-        )
+        try:
+            serving.run()
+        except serving.ServeError as exc:
+            raise CommandError(f"auth-service cannot start: {exc}") from None

@@ -1,4 +1,5 @@
-"""Real servers for tests: uvicorn (and Redis) started as processes on free ports."""
+"""Real servers for tests: the service (`manage.py serve`, the production uvicorn configuration)
+and Redis, started as processes on free ports."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -35,14 +37,27 @@ def wait_until(check, timeout: float = 15.0, what: str = "condition") -> None:
     raise TimeoutError(f"timed out waiting for {what}")
 
 
+@dataclass(frozen=True)
+class Served:
+    base: str  # http://127.0.0.1:<port>
+    port: int
+    pid: int  # the server process (with one worker, the one that serves)
+
+
 @contextlib.contextmanager
-def uvicorn_server(env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
-    """Run the service under uvicorn with `env` over os.environ; yields its base URL."""
+def served(env: dict[str, str], *, workers: int = 1) -> Iterator[Served]:
+    """Run the service as production does, `manage.py serve`, with `env` over os.environ."""
     port = free_port()
-    full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **env}
-    cmd = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-           "--port", str(port), "--workers", str(workers), "--lifespan", "off",
-           "--no-access-log"]  # fmt: skip
+    full_env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "ACCESS_LOG": "false",
+        **env,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": str(workers),
+    }
+    cmd = [sys.executable, "manage.py", "serve"]
     # Output goes to a file, not a pipe: a pipe nobody reads fills up and blocks the server.
     with tempfile.TemporaryFile(mode="w+") as log:
         # Its own process group: the workers of a multi-worker server go down with it.
@@ -54,14 +69,18 @@ def uvicorn_server(env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
         try:
             try:
                 # Generous: workers start slowly on a busy machine (each imports Django).
-                wait_until(lambda: httpx.get(f"{base}/health/live").status_code == 200,
-                           timeout=60, what="uvicorn")  # fmt: skip
+                wait_until(lambda: proc.poll() is not None
+                           or httpx.get(f"{base}/health/live").status_code == 200,
+                           timeout=60, what="manage.py serve")  # fmt: skip
+                if proc.poll() is not None:
+                    raise TimeoutError
             except TimeoutError:
                 _kill_group(proc)
                 proc.wait(timeout=5)
                 log.seek(0)
-                raise RuntimeError(f"uvicorn did not start:\n{log.read()[-3000:]}") from None
-            yield base
+                output = log.read()[-3000:]
+                raise RuntimeError(f"manage.py serve did not start:\n{output}") from None
+            yield Served(base=base, port=port, pid=proc.pid)
         finally:
             if proc.poll() is None:
                 proc.terminate()
@@ -71,6 +90,13 @@ def uvicorn_server(env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
                     proc.kill()
                     proc.wait()
             _kill_group(proc)  # workers a parent left behind (it was killed, or died first)
+
+
+@contextlib.contextmanager
+def uvicorn_server(env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
+    """The service under `manage.py serve` (uvicorn); yields its base URL."""
+    with served(env, workers=workers) as server:
+        yield server.base
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
