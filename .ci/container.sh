@@ -125,6 +125,11 @@ echo "image size: ${size_mb} MB ($size bytes; limit ${IMAGE_SIZE_LIMIT_MB} MB)"
 user=$(pm image inspect --format '{{.Config.User}}' "$IMAGE")
 case "${user%%:*}" in "" | 0 | root) fail "the image runs as root (User=\"$user\")" ;; esac
 ok "image user: $user"
+# The in-process token store is for the embedded default only: the image has no fake Redis.
+if pm run --rm --entrypoint python "$IMAGE" -c "import fakeredis" >/dev/null 2>&1; then
+  fail "the image ships fakeredis"
+fi
+ok "no fake Redis in the image"
 pm image inspect --format '{{json .Config.Healthcheck}}' "$IMAGE" | grep -q 'health' ||
   fail "the image has no HEALTHCHECK"
 ok "HEALTHCHECK: $(pm image inspect --format '{{join .Config.Healthcheck.Test " "}}' "$IMAGE")"
