@@ -149,9 +149,15 @@ def ours(args: argparse.Namespace, state_dir: str) -> Service:
     env |= parse_env(args.ours_env)
     py = [uv, "run", "--frozen", "python", "manage.py"]
     return Service(
-        "ours", [*py, "serve"], ROOT, env, "/health/ready", 200, [*py, "migrate", "--noinput"],
+        "ours",
+        [*py, "serve"],
+        ROOT,
+        env,
+        "/health/ready",
+        200,
+        [*py, "migrate", "--noinput"],
         base=f"http://127.0.0.1:{port}",
-    )  # fmt: skip
+    )
 
 
 def brief(args: argparse.Namespace) -> Service:
@@ -175,20 +181,35 @@ def brief(args: argparse.Namespace) -> Service:
     env |= parse_env(args.brief_env)
     return Service(
         "brief",
-        [str(venv / "gunicorn"), "auth_service.wsgi:application",
-         "--bind", f"127.0.0.1:{port}", "-w", str(args.workers)],
-        BRIEF, env, "/api/me/", 401, [str(venv / "python"), "manage.py", "migrate", "--noinput"],
+        [
+            str(venv / "gunicorn"),
+            "auth_service.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(args.workers),
+        ],
+        BRIEF,
+        env,
+        "/api/me/",
+        401,
+        [str(venv / "python"), "manage.py", "migrate", "--noinput"],
         base=f"http://127.0.0.1:{port}",
-    )  # fmt: skip
+    )
 
 
 @contextlib.contextmanager
 def running(service: Service, log: Path) -> Iterator[Service]:
     with log.open("w") as out:
         service.proc = proc = subprocess.Popen(  # noqa: S603
-            service.cmd, cwd=service.cwd, env=service.env, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True, text=True,
-        )  # fmt: skip
+            service.cmd,
+            cwd=service.cwd,
+            env=service.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            text=True,
+        )
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -426,9 +447,20 @@ def run_wrk(service: Service, scenario: str, seconds: int, args: argparse.Namesp
     with tempfile.TemporaryDirectory(prefix="auth-bench-wrk-") as tmp:
         script = Path(tmp) / "bench.lua"
         script.write_text(wrk_script(service, scenario, Path(tmp), args) + _LUA_DONE)
-        cmd = ["wrk", "-t", str(args.threads), "-c", str(args.connections),
-               "-d", f"{seconds}s", "--timeout", f"{args.timeout}s",
-               "-s", str(script), service.base]  # fmt: skip
+        cmd = [
+            "wrk",
+            "-t",
+            str(args.threads),
+            "-c",
+            str(args.connections),
+            "-d",
+            f"{seconds}s",
+            "--timeout",
+            f"{args.timeout}s",
+            "-s",
+            str(script),
+            service.base,
+        ]
         assert service.proc is not None
         wait_idle(service.proc.pid)
         cpu_before = tree_cpu_seconds(service.proc.pid)
@@ -475,9 +507,11 @@ def report(
     services: dict[str, Service],
 ) -> None:
     print()
-    print(f"wrk -t{args.threads} -c{args.connections}, {args.duration} s measured after "
-          f"{args.warmup} s of warm-up, {args.workers} workers each, "
-          f"median of {args.rounds} round(s)")  # fmt: skip
+    print(
+        f"wrk -t{args.threads} -c{args.connections}, {args.duration} s measured after "
+        f"{args.warmup} s of warm-up, {args.workers} workers each, "
+        f"median of {args.rounds} round(s)"
+    )
     print()
     print("| scenario | service | req/s | p50 ms | p99 ms | non-2xx | CPU ms/req |")
     print("|---|---|--:|--:|--:|--:|--:|")
@@ -488,12 +522,16 @@ def report(
             label = name
             if scenario == "refresh":
                 label += " (rotates)" if services[name].rotates else " (no rotation)"
-            print(f"| {scenario} | {label} | {_rps(r.rps)} | {r.p50:.1f} | {r.p99:.1f} | "
-                  f"{r.non_2xx}{errors} | {r.cpu_ms:.2f} |")  # fmt: skip
+            print(
+                f"| {scenario} | {label} | {_rps(r.rps)} | {r.p50:.1f} | {r.p99:.1f} | "
+                f"{r.non_2xx}{errors} | {r.cpu_ms:.2f} |"
+            )
         o, b = table["ours"][scenario], table["brief"][scenario]
-        print(f"| {scenario} | **ours / brief** | **{_ratio(o.rps, b.rps)}** | "
-              f"{_ratio(o.p50, b.p50)} | {_ratio(o.p99, b.p99)} | | "
-              f"**{_ratio(o.cpu_ms, b.cpu_ms)}** |")  # fmt: skip
+        print(
+            f"| {scenario} | **ours / brief** | **{_ratio(o.rps, b.rps)}** | "
+            f"{_ratio(o.p50, b.p50)} | {_ratio(o.p99, b.p99)} | | "
+            f"**{_ratio(o.cpu_ms, b.cpu_ms)}** |"
+        )
     print()
     for name in SERVICES:
         print(f"{name}: {'; '.join(services[name].notes)}")
@@ -523,9 +561,12 @@ def main() -> None:
         help="extra environment for our service (repeatable), e.g. ASGI_STOCK_HANDLER=1",
     )
     parser.add_argument(
-        "--brief-env", action="append", default=[], metavar="KEY=VAL",
+        "--brief-env",
+        action="append",
+        default=[],
+        metavar="KEY=VAL",
         help="extra environment for the brief's service (repeatable)",
-    )  # fmt: skip
+    )
     parser.add_argument("--pg-host", default="127.0.0.1")
     parser.add_argument("--pg-port", type=int, default=5432)
     parser.add_argument("--ours-db", default="bench_ours")
@@ -549,8 +590,10 @@ def main() -> None:
     # SIGTERM stops both servers too (a background job ignores SIGINT).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     load_start = os.getloadavg()
-    print(f"{os.cpu_count()} CPUs, load average at start "
-          f"{' '.join(f'{x:.2f}' for x in load_start)}", flush=True)  # fmt: skip
+    print(
+        f"{os.cpu_count()} CPUs, load average at start {' '.join(f'{x:.2f}' for x in load_start)}",
+        flush=True,
+    )
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="auth-bench-")))
         state = tmp / "state"
@@ -577,15 +620,20 @@ def main() -> None:
                         run_wrk(service, scenario, args.warmup, args)
                     result = run_wrk(service, scenario, args.duration, args)
                     runs[name][scenario].append(result)
-                    print(f"  round {round_ + 1} {scenario:>8} {name:>5}: {result.rps:8.1f} "
-                          f"req/s  p50 {result.p50:7.1f} ms  p99 {result.p99:7.1f} ms  "
-                          f"non-2xx {result.non_2xx}  socket errors {result.socket_errors}  "
-                          f"CPU {result.cpu_ms:6.2f} ms/req", flush=True)  # fmt: skip
+                    print(
+                        f"  round {round_ + 1} {scenario:>8} {name:>5}: {result.rps:8.1f} "
+                        f"req/s  p50 {result.p50:7.1f} ms  p99 {result.p99:7.1f} ms  "
+                        f"non-2xx {result.non_2xx}  socket errors {result.socket_errors}  "
+                        f"CPU {result.cpu_ms:6.2f} ms/req",
+                        flush=True,
+                    )
     table = {n: {s: median_result(runs[n][s]) for s in args.scenarios} for n in SERVICES}
     report(args, table, services)
     load_end = os.getloadavg()
-    print(f"load average at start {' '.join(f'{x:.2f}' for x in load_start)}, "
-          f"at end {' '.join(f'{x:.2f}' for x in load_end)}")  # fmt: skip
+    print(
+        f"load average at start {' '.join(f'{x:.2f}' for x in load_start)}, "
+        f"at end {' '.join(f'{x:.2f}' for x in load_end)}"
+    )
     if args.json:
         Path(args.json).write_text(
             json.dumps(

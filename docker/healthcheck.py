@@ -7,6 +7,7 @@ Sends a Host header from ALLOWED_HOSTS, so that the check also passes in product
 import os
 import sys
 import urllib.request
+from http import HTTPStatus
 
 
 def _host() -> str:
@@ -22,7 +23,7 @@ def main() -> int:
     request = urllib.request.Request(url, headers={"Host": _host()})
     try:
         with urllib.request.urlopen(request, timeout=4) as response:  # noqa: S310
-            return 0 if response.status == 200 else 1
+            return 0 if response.status == HTTPStatus.OK else 1
     except Exception as exc:
         print(f"not ready: {exc}", file=sys.stderr)
         return 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 import pytest
 from django.test import Client
 
@@ -53,7 +55,7 @@ def login(api, password):
             content_type="application/json",
             HTTP_USER_AGENT=agent,
         )
-        assert response.status_code == 200, response.content
+        assert response.status_code == HTTPStatus.OK, response.content
         return response.json()
 
     return _login

@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 
 import httpx
@@ -62,16 +63,26 @@ def served(env: dict[str, str], *, workers: int = 1) -> Iterator[Served]:
     with tempfile.TemporaryFile(mode="w+") as log:
         # Its own process group: the workers of a multi-worker server go down with it.
         proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT, text=True,
+            cmd,
+            cwd=ROOT,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
             start_new_session=True,
-        )  # fmt: skip
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             try:
                 # Generous: workers start slowly on a busy machine (each imports Django).
-                wait_until(lambda: proc.poll() is not None
-                           or httpx.get(f"{base}/health/live").status_code == 200,
-                           timeout=60, what="manage.py serve")  # fmt: skip
+                wait_until(
+                    lambda: (
+                        proc.poll() is not None
+                        or httpx.get(f"{base}/health/live").status_code == HTTPStatus.OK
+                    ),
+                    timeout=60,
+                    what="manage.py serve",
+                )
                 if proc.poll() is not None:
                     raise TimeoutError
             except TimeoutError:
@@ -117,8 +128,10 @@ def redis_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_until(lambda: socket.create_connection(("127.0.0.1", port), 0.2).close() is None,
-                   what="redis-server")  # fmt: skip
+        wait_until(
+            lambda: socket.create_connection(("127.0.0.1", port), 0.2).close() is None,
+            what="redis-server",
+        )
         yield f"redis://127.0.0.1:{port}/0", proc
     finally:
         if proc.poll() is None:

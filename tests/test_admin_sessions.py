@@ -82,10 +82,11 @@ def test_ending_one_session_from_the_admin_stops_its_tokens(admin_http, api, use
     assert response["Location"] == _sessions_url(user)
     assert_dead(api, phone)
     assert_alive(api, laptop)
-    assert list(AuditEvent.objects.filter(kind="session_ended").values_list(
-        "user_id", "session_id", "user_agent", "ip")) == [
-        (user.pk, sid_of(phone), "AdminBrowser/1.0", "127.0.0.1")
-    ]  # fmt: skip
+    assert list(
+        AuditEvent.objects.filter(kind="session_ended").values_list(
+            "user_id", "session_id", "user_agent", "ip"
+        )
+    ) == [(user.pk, sid_of(phone), "AdminBrowser/1.0", "127.0.0.1")]
     followed = admin_http.get(_sessions_url(user))
     assert [m.message for m in followed.context["messages"]] == ["Session ended."]
 

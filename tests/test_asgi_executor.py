@@ -14,6 +14,7 @@ import itertools
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
+from http import HTTPStatus
 from typing import Any
 
 import httpx
@@ -25,8 +26,8 @@ from django.core.signals import request_finished, request_started
 from django.test import override_settings
 
 from accounts import selectors, tokens
-from accounts.types import Caller as Client
 from accounts.models import User
+from accounts.types import Caller as Client
 from config import asgi_handler
 from config.asgi_handler import LongLivedExecutorASGIHandler, get_asgi_application
 from tests import asgi_urls
@@ -152,7 +153,9 @@ def test_one_request_runs_all_its_sync_work_on_one_thread(make_app, recording, t
     responses = _run(app, requests)
 
     assert [r.status_code for r in responses] == [200] * len(requests), [
-        (r.request.url.path, r.status_code, r.text) for r in responses if r.status_code != 200
+        (r.request.url.path, r.status_code, r.text)
+        for r in responses
+        if r.status_code != HTTPStatus.OK
     ]
     assert {r.json()["email"] for r in responses[1::4]} == {user.email}
     grouped = _by_probe(recording)
@@ -202,9 +205,9 @@ def test_stock_handler_starts_a_thread_per_request(make_app, recording):
     _, app = make_app(stock=True)
 
     for _ in range(3):
-        assert all(r.status_code == 200 for r in _run(app, [("GET", "/probe/", {})] * 10))
+        assert all(r.status_code == HTTPStatus.OK for r in _run(app, [("GET", "/probe/", {})] * 10))
 
-    assert len({rec.thread_name for rec in recording}) == 30
+    assert len({rec.thread_name for rec in recording}) == 30  # noqa: PLR2004 (3 rounds x 10)
     for records in _by_probe(recording).values():
         assert len({rec.thread for rec in records}) == 1
 
@@ -241,7 +244,8 @@ def test_transactions_commit_or_roll_back_whole(make_app, recording, threads):
         for opened, closed in zip(records[::2], records[1::2], strict=True):
             assert (opened.where, closed.where) == ("atomic-in", "atomic-out")
             assert opened.probe == closed.probe
-            assert opened.in_atomic and closed.in_atomic
+            assert opened.in_atomic
+            assert closed.in_atomic
 
 
 def test_non_http_scopes_are_refused(make_app):
@@ -296,7 +300,7 @@ def test_concurrent_requests_over_real_http(live_env, workers):
                     for _ in range(8):
                         answer = await http.post("/api/token/refresh/", json={"refresh": refresh})
                         statuses.append(answer.status_code)
-                        if answer.status_code != 200:
+                        if answer.status_code != HTTPStatus.OK:
                             break
                         refresh = answer.json()["refresh"]
                     return statuses
@@ -305,10 +309,12 @@ def test_concurrent_requests_over_real_http(live_env, workers):
                 singles += [http.get("/health/live") for _ in range(30)]
                 singles += [http.get("/health/ready") for _ in range(10)]
                 singles += [
-                    http.post("/api/register/", json={"email": f"live-{n}@example.com",
-                                                      "password": PASSWORD})
+                    http.post(
+                        "/api/register/",
+                        json={"email": f"live-{n}@example.com", "password": PASSWORD},
+                    )
                     for n in range(2)
-                ]  # fmt: skip
+                ]
                 chains = [refresh_chain(p.json()["refresh"]) for p in pairs]
                 results = await asyncio.gather(asyncio.gather(*singles), asyncio.gather(*chains))
                 answers, chain_statuses = results
@@ -319,6 +325,6 @@ def test_concurrent_requests_over_real_http(live_env, workers):
 
         statuses = asyncio.run(_load())
 
-    assert statuses.count(201) == 2
+    assert statuses.count(HTTPStatus.CREATED) == 2  # noqa: PLR2004 (the two registrations)
     assert set(statuses) == {200, 201}
     assert len(statuses) == 60 + 30 + 10 + 2 + 4 * 8

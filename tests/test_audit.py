@@ -42,11 +42,25 @@ def test_failed_logins_are_recorded_for_unknown_email_and_wrong_password(api, us
     _login(api, user.email, "wrong password here")
 
     assert _rows() == [
-        ("login_failed", None, "nobody@example.com", "", "203.0.113.9", "Audit/1.0",
-         "unknown email"),
-        ("login_failed", user.pk, user.email, "", "203.0.113.9", "Audit/1.0",
-         "wrong password or inactive"),
-    ]  # fmt: skip
+        (
+            "login_failed",
+            None,
+            "nobody@example.com",
+            "",
+            "203.0.113.9",
+            "Audit/1.0",
+            "unknown email",
+        ),
+        (
+            "login_failed",
+            user.pk,
+            user.email,
+            "",
+            "203.0.113.9",
+            "Audit/1.0",
+            "wrong password or inactive",
+        ),
+    ]
 
 
 def test_a_plain_refresh_writes_no_row(api, user, login):
@@ -183,9 +197,14 @@ def test_no_token_or_password_ever_lands_in_an_audit_row(api, user, login, passw
     rows = list(AuditEvent.objects.values_list(*[f.attname for f in AuditEvent._meta.fields]))
 
     assert {r[2] for r in rows} >= {
-        "login_failed", "login_ok", "refresh_reuse", "logout", "session_ended",
-        "password_changed", "logout_all",
-    }  # fmt: skip
+        "login_failed",
+        "login_ok",
+        "refresh_reuse",
+        "logout",
+        "session_ended",
+        "password_changed",
+        "logout_all",
+    }
     for row in rows:
         for value in row:
             text = str(value)

@@ -30,6 +30,8 @@ pytestmark = pytest.mark.slow
 CLIENT_TIMEOUT = 1.0
 # How long past CLIENT_TIMEOUT a stalled client may linger before the test calls it not dropped.
 SLACK = 4.0
+# A refusal that does not read the body comes at once; this is generous for a loaded machine.
+REFUSAL_SECONDS = 2.0
 TOO_LARGE = {"detail": "Request body too large.", "code": "payload_too_large"}
 HEADERS_TOO_LARGE = {
     "detail": "Request headers too large.",
@@ -127,7 +129,7 @@ def test_declared_oversized_body_is_refused_before_it_is_read(edge, server_tmp):
         raw = _read_until_closed(sock, started + 5)
         elapsed = time.monotonic() - started
     _assert_error(raw, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, TOO_LARGE)
-    assert elapsed < 2, elapsed
+    assert elapsed < REFUSAL_SECONDS, elapsed
     assert _temp_files(edge, server_tmp) == []
 
 
@@ -139,10 +141,14 @@ def test_chunked_body_is_cut_off_past_the_limit(edge, server_tmp):
     with _connect(edge) as sock:
         started = time.monotonic()
         sock.sendall(
-            _head("POST", "/api/token/", "Content-Type: application/json",
-                  "Transfer-Encoding: chunked")
+            _head(
+                "POST",
+                "/api/token/",
+                "Content-Type: application/json",
+                "Transfer-Encoding: chunked",
+            )
             + b"%x\r\n%s\r\n" % (len(chunk), chunk)
-        )  # fmt: skip
+        )
         raw = _read_until_closed(sock, started + 5)
     _assert_error(raw, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, TOO_LARGE)
     assert _temp_files(edge, server_tmp) == []
@@ -153,10 +159,15 @@ def test_body_within_the_limit_reaches_django(edge):
     body = json.dumps({"email": "nobody@example.com", "padding": "a" * 60_000}).encode()
     with _connect(edge) as sock:
         sock.sendall(
-            _head("POST", "/api/register/", "Content-Type: application/json",
-                  "Transfer-Encoding: chunked", "Connection: close")
+            _head(
+                "POST",
+                "/api/register/",
+                "Content-Type: application/json",
+                "Transfer-Encoding: chunked",
+                "Connection: close",
+            )
             + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
-        )  # fmt: skip
+        )
         code, _, content = _response(_read_until_closed(sock, time.monotonic() + 10))
     # Through to the view: the schema refuses the unknown field, not the edge the size.
     assert code == HTTPStatus.BAD_REQUEST
@@ -228,10 +239,14 @@ def test_service_answers_while_stalled_clients_hold_connections(edge):
                 sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: a")
             else:
                 sock.sendall(
-                    _head("POST", "/api/token/", "Content-Type: application/json",
-                          "Content-Length: 50")
+                    _head(
+                        "POST",
+                        "/api/token/",
+                        "Content-Type: application/json",
+                        "Content-Length: 50",
+                    )
                     + b'{"email'
-                )  # fmt: skip
+                )
             stalled.append(sock)
         started = time.monotonic()
         answer = httpx.get(f"{edge.base}/health/live", timeout=5)
@@ -322,12 +337,20 @@ def test_serve_refuses_to_start_without_uvloop_or_httptools(tmp_path, module):
     rather than serving on the stdlib loop or parser."""
     (tmp_path / module).mkdir()
     (tmp_path / module / "__init__.py").write_text("raise ImportError('hidden by the test')\n")
-    env = {**os.environ, "PYTHONPATH": str(tmp_path), "PORT": str(free_port()),
-           "DJANGO_SETTINGS_MODULE": "config.settings"}  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(tmp_path),
+        "PORT": str(free_port()),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
     result = subprocess.run(
-        [sys.executable, "manage.py", "serve"], cwd=ROOT, env=env, capture_output=True,
-        text=True, timeout=60,
-    )  # fmt: skip
+        [sys.executable, "manage.py", "serve"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"CommandError: auth-service cannot start: {module} (")

@@ -204,8 +204,9 @@ def _configure(settings, tmp_path, algorithm, make):
     return {"path": path, "kid": document.get("signing_kid") if isinstance(document, dict) else 0}
 
 
-@pytest.mark.parametrize(("algorithm", "make", "message"), BAD_KEY_SETS.values(),
-                         ids=BAD_KEY_SETS.keys())  # fmt: skip
+@pytest.mark.parametrize(
+    ("algorithm", "make", "message"), BAD_KEY_SETS.values(), ids=BAD_KEY_SETS.keys()
+)
 def test_a_bad_key_set_is_refused_with_one_line_saying_how_to_fix_it(
     settings, tmp_path, algorithm, make, message
 ):
@@ -334,7 +335,7 @@ def test_list_marks_the_signer(keyfile, time_machine):
 def test_rotate_writes_a_private_file_and_says_to_restart(keyfile):
     _, err = _run("rotate")
 
-    assert stat.S_IMODE(keyfile.stat().st_mode) == 0o600
+    assert stat.S_IMODE(keyfile.stat().st_mode) == stat.S_IRUSR | stat.S_IWUSR
     assert f"wrote {keyfile}; restart the service (every replica) to load it" in err
     assert f"new signer {_document(keyfile)['signing_kid']}; dropped: -" in err
 

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.servers import uvicorn_server
 from tests.live.calls import HTTP_TIMEOUT
+from tests.servers import uvicorn_server
 
 
 def database_url() -> str:

@@ -37,8 +37,21 @@ class ThrowAwayRedis:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed")
-        cmd = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.directory,
-               "--save", "", "--appendonly", "yes", "--appendfsync", "always"]  # fmt: skip
+        cmd = [
+            binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            self.directory,
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+        ]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         address = ("127.0.0.1", self.port)
         wait_until(

@@ -73,7 +73,7 @@ def _serve(env: dict[str, str]) -> Iterator[tuple[str, list[str]]]:
     base, stderr = f"http://127.0.0.1:{port}", []
     try:
         wait_until(
-            lambda: httpx.get(f"{base}/health/live").status_code == 200,
+            lambda: httpx.get(f"{base}/health/live").status_code == HTTPStatus.OK,
             timeout=START_TIMEOUT,
             what="manage.py serve",
         )

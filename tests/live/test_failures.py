@@ -17,8 +17,8 @@ from accounts import sessions
 from accounts.models import AuditEvent, User
 from accounts.types import Caller
 from tests.factories import PASSWORD, UserFactory
-from tests.servers import free_port, redis_server, uvicorn_server
 from tests.live.calls import HTTP_TIMEOUT, RETRY_AFTER, assert_store_down, unique_email
+from tests.servers import free_port, redis_server, uvicorn_server
 
 DATABASE_DOWN = {
     "detail": "Service temporarily unavailable; retry shortly.",

@@ -20,7 +20,6 @@ import pytest
 
 from accounts.keys import generate_jwk
 from tests.helpers import TOKEN_REUSED
-from tests.servers import uvicorn_server
 from tests.live.calls import (
     HTTP_TIMEOUT,
     assert_refused,
@@ -30,6 +29,7 @@ from tests.live.calls import (
     signed_up,
     unique_email,
 )
+from tests.servers import uvicorn_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

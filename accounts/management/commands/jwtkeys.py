@@ -27,8 +27,9 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("action", choices=["generate", "list", "add", "promote", "prune",
-                                               "rotate"])  # fmt: skip
+        parser.add_argument(
+            "action", choices=["generate", "list", "add", "promote", "prune", "rotate"]
+        )
         parser.add_argument("kid", nargs="?", help="the key id to promote")
         parser.add_argument("--alg", default=settings.JWT_ALGORITHM, choices=["ES256", "RS256"])
         parser.add_argument(
