@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+N = TypeVar("N", int, float)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -31,13 +34,7 @@ def get_bool(name: str, default: bool = False) -> bool:
 
 
 def get_int(name: str, default: int, *, minimum: int = 0) -> int:
-    raw = get(name)
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer, not {raw!r}") from None
+    value = _parsed(name, default, int, "an integer")
     if value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
     return value
@@ -45,16 +42,20 @@ def get_int(name: str, default: int, *, minimum: int = 0) -> int:
 
 def get_float(name: str, default: float) -> float:
     """A positive number (seconds, say), or the default when unset."""
+    value = _parsed(name, default, float, "a number")
+    if not value > 0:
+        raise ImproperlyConfigured(f"{name} must be more than 0, not {value:g}")
+    return value
+
+
+def _parsed(name: str, default: N, parse: Callable[[str], N], kind: str) -> N:
     raw = get(name)
     if not raw:
         return default
     try:
-        value = float(raw)
+        return parse(raw)
     except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from None
-    if not value > 0:
-        raise ImproperlyConfigured(f"{name} must be more than 0, not {raw}")
-    return value
+        raise ImproperlyConfigured(f"{name} must be {kind}, not {raw!r}") from None
 
 
 def get_list(name: str, default: list[str] | None = None) -> list[str]:
