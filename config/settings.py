@@ -95,7 +95,7 @@ PASSWORD_HASHERS = [
 # Argon2id hashes (~30 ms, 19 MiB each) a process runs at once, and how long a login waits for
 # a free slot before it is answered 503 (accounts/hashing.py). Default: one per core.
 PASSWORD_HASH_CONCURRENCY = env.get_int("PASSWORD_HASH_CONCURRENCY", os.cpu_count() or 1, minimum=1)
-PASSWORD_HASH_WAIT_MS = env.get_int("PASSWORD_HASH_WAIT_MS", 2000, minimum=0)
+PASSWORD_HASH_WAIT_MS = env.get_int("PASSWORD_HASH_WAIT_MS", 5000, minimum=0)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
