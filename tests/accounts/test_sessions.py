@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from accounts import sessions, token_store
+from accounts import sessions
 from accounts.exceptions import InvalidToken, SessionNotFound, TokenReused
 from accounts.models import AuditEvent, User
 from accounts.types import Caller, Principal
@@ -22,11 +22,6 @@ REFRESH_LIFETIME = timedelta(days=1)  # REFRESH_TOKEN_LIFETIME's default
 ACCESS_LIFETIME = timedelta(minutes=5)  # ACCESS_TOKEN_LIFETIME's default
 DAY_SECONDS = 86_400
 REFRESHES_IN_30_DAYS_EVERY_23_HOURS = 31  # 31 * 23 h < 30 days < 32 * 23 h
-T0_MS = int(T0.timestamp() * 1000)
-
-
-def _ms(delta: timedelta) -> int:
-    return int(delta.total_seconds() * 1000)
 
 
 def _refresh(pair, caller):
@@ -123,6 +118,7 @@ def test_a_replayed_refresh_token_ends_the_whole_session(
     with pytest.raises(InvalidToken):
         sessions.access_authenticate(first.access)
     alive(other_session)
+    assert AuditEvent.objects.filter(kind=AuditEvent.Kind.REFRESH_REUSE).count() == 1
 
 
 def test_a_grandparent_replayed_within_the_window_is_reuse(user, caller, start, dead, clock):
@@ -189,7 +185,6 @@ def test_the_parent_replayed_twice_within_the_window_gets_the_successor_both_tim
         pytest.param(None, GRACE + timedelta(seconds=1), False, id="default-after"),
         pytest.param(timedelta(seconds=30), timedelta(seconds=29), True, id="30s-inside"),
         pytest.param(timedelta(seconds=30), timedelta(seconds=31), False, id="30s-after"),
-        pytest.param(timedelta(0), timedelta(0), False, id="off-immediate-replay"),
     ],
 )
 def test_the_window_is_honoured_on_both_sides_of_its_edge(
@@ -229,26 +224,6 @@ def test_grace_off_is_reuse_even_for_a_replay_stamped_before_the_rotation(
     _reused(parent, caller)
 
     dead(child)
-
-
-def test_grace_off_in_the_store_an_earlier_stamped_rotation_is_reuse(user):
-    """The same race one level down, with the store's clock arguments given explicitly."""
-    user_id, session_id = str(user.pk), "ab" * 16
-    token_store.session_create(
-        user_id=user_id, session_id=session_id, generation=user.session_generation,
-        now_ms=T0_MS, expires_ms=T0_MS + _ms(REFRESH_LIFETIME),
-        absolute_ms=T0_MS + _ms(MAX_LIFETIME), user_agent="", ip="",
-    )  # fmt: skip
-
-    def rotate(at_ms: int) -> str:
-        return token_store.session_rotate(
-            user_id=user_id, session_id=session_id, counter=0,
-            generation=user.session_generation, now_ms=at_ms,
-            lifetime_ms=_ms(REFRESH_LIFETIME), grace_ms=0, user_agent="", ip="",
-        ).outcome  # fmt: skip
-
-    assert rotate(T0_MS + 1000) == "rotated"
-    assert rotate(T0_MS + 999) == "reused"
 
 
 def test_after_a_reuse_the_parent_gets_nothing_within_the_window(user, caller, start, dead):
@@ -554,23 +529,6 @@ def test_the_list_holds_the_users_live_sessions_newest_first(user, caller, start
         (newer.session_id, "Laptop/2.0"),
         (older.session_id, "Phone/1.0"),
     ]
-
-
-def test_a_refresh_moves_last_used_and_records_the_new_client(user, start, clock):
-    pair = start(user, agent="Phone/1.0")
-    clock.shift(timedelta(hours=1))
-
-    sessions.session_refresh(
-        refresh=pair.refresh, caller=Caller(user_agent="Phone/1.1", ip="10.0.0.7")
-    )
-
-    [session] = sessions.sessions_list(user=user)
-    assert (session.created, session.last_used, session.expires) == (
-        T0,
-        T0 + timedelta(hours=1),
-        T0 + timedelta(hours=1) + REFRESH_LIFETIME,
-    )
-    assert (session.user_agent, session.ip) == ("Phone/1.1", "10.0.0.7")
 
 
 def test_an_idle_session_leaves_the_list(user, start, clock):
