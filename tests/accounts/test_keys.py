@@ -25,7 +25,7 @@ from django.core.management import CommandError, call_command
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from accounts import checks, keys
-from tests.lifecycle import T0, assert_unauthorized, claims, me, refresh
+from tests.helpers import T0, assert_unauthorized, claims_of, me, refresh
 from tests.servers import ROOT
 
 pytestmark = pytest.mark.django_db
@@ -478,7 +478,7 @@ def test_a_token_not_signed_by_a_key_of_the_set_is_refused(api, user, login, key
     genuine = login(user)
     kid = _document(keyfile)["signing_kid"]
 
-    forged = forge(claims(genuine["access"]), kid)
+    forged = forge(claims_of(genuine["access"]), kid)
 
     assert_unauthorized(me(api, forged))
     assert me(api, genuine["access"]).status_code == HTTPStatus.OK

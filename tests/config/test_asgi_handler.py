@@ -2,7 +2,7 @@
 stays on one thread, threads are reused rather than started per request, transactions
 commit or roll back whole, and the service under uvicorn answers concurrent requests.
 
-The in-process tests drive a handler built by the tests over tests/asgi_urls.py (the
+The in-process tests drive a handler built by the tests over tests/config/asgi_urls.py (the
 service's URLs plus probe views) and note, from signal receivers, middleware and the views,
 which thread ran each piece of every request.
 """
@@ -30,8 +30,8 @@ from accounts.models import User
 from accounts.types import Caller as Client
 from config import asgi_handler
 from config.asgi_handler import LongLivedExecutorASGIHandler, get_asgi_application
-from tests import asgi_urls
-from tests.asgi_urls import RECORDS, Record, probe_id
+from tests.config import asgi_urls
+from tests.config.asgi_urls import RECORDS, Record, probe_id
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,9 +41,9 @@ THREADS = [1, 2, 0]
 THREAD_IDS = ["shared-1", "shared-2", "per-request"]
 
 _MIDDLEWARE = [
-    "tests.asgi_urls.OuterRecorderMiddleware",
+    "tests.config.asgi_urls.OuterRecorderMiddleware",
     *settings.MIDDLEWARE,
-    "tests.asgi_urls.InnerRecorderMiddleware",
+    "tests.config.asgi_urls.InnerRecorderMiddleware",
 ]
 
 
@@ -70,7 +70,7 @@ def recording(monkeypatch) -> Iterator[list[Record]]:
     request_started.connect(_on_started, dispatch_uid="test-asgi-started")
     request_finished.connect(_on_finished, dispatch_uid="test-asgi-finished")
     try:
-        with override_settings(ROOT_URLCONF="tests.asgi_urls", MIDDLEWARE=_MIDDLEWARE):
+        with override_settings(ROOT_URLCONF="tests.config.asgi_urls", MIDDLEWARE=_MIDDLEWARE):
             yield RECORDS
     finally:
         request_started.disconnect(dispatch_uid="test-asgi-started")

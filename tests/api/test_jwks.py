@@ -14,11 +14,11 @@ from tests.factories import PASSWORD
 JWKS = "/.well-known/jwks.json"
 
 
-def test_jwks_lists_the_public_es256_key_and_nothing_private(api):
+def test_jwks_lists_the_public_es256_key_and_nothing_private(api, settings):
     response = api.get(JWKS)
 
     assert response.status_code == HTTPStatus.OK
-    assert response["Cache-Control"] == "public, max-age=300"
+    assert response["Cache-Control"] == f"public, max-age={settings.JWKS_MAX_AGE}"
     (jwk,) = response.json()["keys"]
     signer = keys.keyset().signer
     assert set(jwk) == {"kty", "crv", "x", "y", "kid", "alg", "use"}  # no "d"
