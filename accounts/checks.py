@@ -16,6 +16,7 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import ERROR, CheckMessage, Error, register, run_checks
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 from accounts import keys
 from accounts.exceptions import KeyConfigurationError
@@ -114,3 +115,42 @@ def _embedded_parts() -> str:
         parts.append("the in-process token store")
         fixes.append("TOKEN_STORE_URL or REDIS_URL (or REDIS_HOST)")
     return f"the embedded default ({', '.join(parts)}): set {' and '.join(fixes)}"
+
+
+# Django's security checks look for its own dotted paths in MIDDLEWARE; ours are subclasses of
+# those middlewares (api/middleware.py). The checks that depend on that look-up run here, with
+# MIDDLEWARE showing Django's paths, so that HSTS, SSL redirect, nosniff, referrer policy,
+# X-Frame-Options and the CSRF cookie are still checked (W001-W003 are silenced in settings).
+_DJANGO_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+
+@register("security", deploy=True)
+def security_middleware_settings(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Django's middleware-dependent deploy checks, for our subclasses of its middlewares."""
+    from django.core.checks.security import base, csrf
+    from django.test.utils import override_settings
+
+    ours = [import_string(path) for path in settings.MIDDLEWARE]
+    present = [
+        path for path in _DJANGO_MIDDLEWARE if any(issubclass(m, import_string(path)) for m in ours)
+    ]
+    gated = [
+        base.check_sts,
+        base.check_sts_include_subdomains,
+        base.check_sts_preload,
+        base.check_content_type_nosniff,
+        base.check_ssl_redirect,
+        base.check_xframe_deny,
+        base.check_referrer_policy,
+        base.check_cross_origin_opener_policy,
+        csrf.check_csrf_cookie_secure,
+    ]
+    # Only the check functions read MIDDLEWARE here, at start-up, before any request.
+    with override_settings(MIDDLEWARE=[*settings.MIDDLEWARE, *present]):
+        return [message for check in gated for message in check(app_configs)]

@@ -25,9 +25,9 @@ from django.core.handlers.asgi import ASGIHandler
 from django.core.signals import request_finished, request_started
 from django.test import override_settings
 
-from accounts import selectors, tokens
+from accounts import selectors, sessions
 from accounts.models import User
-from accounts.types import Caller as Client
+from accounts.types import Caller
 from config import asgi_handler
 from config.asgi_handler import LongLivedExecutorASGIHandler, get_asgi_application
 from tests.config import asgi_urls
@@ -134,7 +134,7 @@ def _by_probe(records: list[Record]) -> dict[str, list[Record]]:
 
 def _bearer() -> tuple[User, dict[str, str]]:
     user = UserFactory()
-    access = tokens.session_start(user=user, client=Client()).access
+    access = sessions.session_start(user=user, caller=Caller()).access
     return user, {"Authorization": f"Bearer {access}"}
 
 
