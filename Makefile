@@ -1,16 +1,17 @@
 # The README's commands. Each target sets up what it needs (uv, the virtualenv) first.
 .DEFAULT_GOAL := help
-UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+# uv: the one on PATH or in ~/.local/bin, else bootstrapped into a private venv (.tools/), which
+# also works where the system Python refuses pip installs (PEP 668, Debian 12, Ubuntu 24.04).
+UV := $(shell command -v uv 2>/dev/null || ls "$(HOME)/.local/bin/uv" 2>/dev/null || echo "$(CURDIR)/.tools/bin/uv")
 PY := $(UV) run --frozen
 
 .PHONY: help run test test-fast lint format migrate superuser bench
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "make %-10s %s\n", $$1, $$2}'
 
-# uv: into the user's site, also where the system Python refuses pip installs (PEP 668).
-$(UV):
-	python3 -m pip install --quiet --user "uv>=0.5" \
-	  || python3 -m pip install --quiet --user --break-system-packages "uv>=0.5"
+$(CURDIR)/.tools/bin/uv:
+	python3 -m venv "$(CURDIR)/.tools" || { echo "make: python3 -m venv failed: install python3-venv" >&2; exit 1; }
+	"$(CURDIR)/.tools/bin/python" -m pip install --quiet "uv>=0.5"
 
 .venv/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen
