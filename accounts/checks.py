@@ -49,7 +49,7 @@ def production_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) 
 
 @register("auth")
 def serving_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[Error]:
-    """auth.E005-E006: what no mode can serve."""
+    """auth.E005, E006, E009: what no mode can serve."""
     return _errors(
         (
             settings.EMBEDDED and settings.WEB_CONCURRENCY > 1,
@@ -62,7 +62,27 @@ def serving_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> 
             "auth.E006",
             f"JWT_ALGORITHM is {settings.JWT_ALGORITHM!r}: set it to ES256 (the default) or RS256",
         ),
+        (
+            _not_redis(settings.TOKEN_STORE_URL),
+            "auth.E009",
+            f"the token store URL {_shown(settings.TOKEN_STORE_URL)} is not a Redis URL: set "
+            "TOKEN_STORE_URL or REDIS_URL to redis://host:6379/0 (or rediss://, unix://)",
+        ),
     )
+
+
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def _not_redis(url: str | None) -> bool:
+    return url is not None and not url.startswith(_REDIS_SCHEMES)
+
+
+def _shown(url: str | None) -> str:
+    """The URL without its password, for a message."""
+    text = url or ""
+    scheme, _, rest = text.rpartition("://")
+    return repr(f"{scheme}://{rest.rpartition('@')[2]}" if scheme else rest.rpartition("@")[2])
 
 
 @register("auth")

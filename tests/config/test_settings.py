@@ -321,3 +321,25 @@ def test_any_mode_refuses_two_workers_on_the_embedded_default_and_an_unknown_alg
         ),
         Error("JWT_ALGORITHM is 'HS256': set it to ES256 (the default) or RS256", id="auth.E006"),
     ]
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:6379", "localhost", "http://redis:6379/0"])
+def test_a_token_store_url_that_is_not_redis_is_refused_at_start(settings, url):
+    """Fault: REDIS_URL without its scheme (it used to start, then answer 500 to every request).
+    Expected: a system check error naming the setting and the fix, without any password."""
+    settings.TOKEN_STORE_URL = url.replace("://", "://user:s3cret@", 1)
+
+    errors = [e for e in checks.serving_settings(None) if e.id == "auth.E009"]
+
+    assert len(errors) == 1
+    assert "s3cret" not in errors[0].msg
+    assert errors[0].msg.endswith(
+        "is not a Redis URL: set TOKEN_STORE_URL or REDIS_URL to redis://host:6379/0 "
+        "(or rediss://, unix://)"
+    )
+
+
+def test_a_redis_url_passes_the_check(settings):
+    settings.TOKEN_STORE_URL = "rediss://:pw@cache.internal:6380/2"
+
+    assert [e.id for e in checks.serving_settings(None)] == []
