@@ -51,7 +51,13 @@ class _Inline(MiddlewareMixin):
 
 
 class InlineSecurityMiddleware(_Inline, SecurityMiddleware):
-    pass
+    """Django's security headers, and a Content-Security-Policy on every response."""
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        response = super().process_response(request, response)
+        if settings.CONTENT_SECURITY_POLICY and "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = settings.CONTENT_SECURITY_POLICY
+        return response
 
 
 class InlineCommonMiddleware(_Inline, CommonMiddleware):

@@ -178,3 +178,15 @@ def _race(token: str, caller: Caller) -> list[str]:
     for thread in threads:
         thread.join()
     return outcomes
+
+
+@pytest.mark.parametrize("path", ["/api/openapi.json", "/api/docs", "/admin/login/", "/nope/"])
+def test_every_response_carries_a_content_security_policy(client, settings, path):
+    """Attack: script injected into a page the service serves (the admin, Swagger UI).
+    Expected: the browser is told to run only this origin's scripts, never in a frame."""
+    policy = client.get(path)["Content-Security-Policy"]
+
+    assert policy == settings.CONTENT_SECURITY_POLICY
+    assert "default-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "'unsafe-eval'" not in policy
