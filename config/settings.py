@@ -212,12 +212,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # A logger with no handler at all falls back to logging.lastResort (stderr, with the
+        # traceback): silencing takes a handler that drops everything.
+        "drop": {"class": "logging.NullHandler"},
+    },
     "root": {"handlers": ["console"], "level": env.get("LOG_LEVEL", "INFO").upper()},
     # Django logs the request on 4xx/5xx; tokens only ever travel in headers and bodies, not URLs.
     "loggers": {
         "django.request": {"level": "ERROR"},
         # A request for a host outside ALLOWED_HOSTS is answered 400; no traceback for it.
-        "django.security.DisallowedHost": {"handlers": [], "propagate": False},
+        "django.security.DisallowedHost": {"handlers": ["drop"], "propagate": False},
     },
 }

@@ -5,6 +5,9 @@ every domain error class to a status (an unmapped one is a bug, answered 500).""
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from http import HTTPStatus
 
@@ -180,3 +183,23 @@ def test_an_unavailable_dependency_is_503_with_retry_after(
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     assert response.json() == body
     assert response["Retry-After"] == str(settings.RETRY_AFTER_SECONDS)
+
+
+def test_a_host_outside_allowed_hosts_is_a_400_without_a_traceback():
+    """Fault: a request for a host we do not serve. Expected: 400, and nothing but the
+    start-up line on stderr: no traceback (a logger silenced with no handler at all falls back
+    to logging.lastResort, which prints one). In a process of its own: pytest's log capture
+    would hide what an operator sees."""
+    code = (
+        "import django; django.setup(); from django.test import Client; "
+        "print(Client().get('/health/live', HTTP_HOST='evil.example').status_code)"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+
+    assert run.stdout.strip() == str(int(HTTPStatus.BAD_REQUEST))
+    assert "Traceback" not in run.stderr
+    assert "Invalid HTTP_HOST" not in run.stderr
