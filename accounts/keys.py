@@ -196,7 +196,7 @@ def _read(path: Path) -> str:
         return path.read_text()
     except FileNotFoundError:
         raise KeyConfigurationError(
-            f"JWT_KEYS_FILE {path} does not exist: create it with `{_GENERATE} > {path}`"
+            f"JWT_KEYS_FILE {path} does not exist: create it with `{_GENERATE} --out {path}`"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"

@@ -136,7 +136,7 @@ BAD_KEY_SETS = {
     "missing-file": (
         "ES256",
         lambda: {"file": None},
-        "JWT_KEYS_FILE {path} does not exist: create it with `" + GENERATE + " > {path}`",
+        "JWT_KEYS_FILE {path} does not exist: create it with `" + GENERATE + " --out {path}`",
     ),
     "invalid-json": (
         "ES256",
@@ -519,3 +519,17 @@ def test_an_unreadable_key_set_fails_closed(api, user, password, keyfile):
     assert jwks.json() == {"detail": "Key set unavailable.", "code": "key_configuration"}
     with pytest.raises(CommandError, match="cannot read"):
         _run("list")
+
+
+def test_generate_out_writes_a_new_file_only_its_owner_can_read(tmp_path):
+    """Attack: a private signing key left readable by every local user (a shell redirect
+    honours the umask, often 0644). Expected: `generate --out` writes mode 0600, and refuses
+    to overwrite a key set that exists."""
+    target = tmp_path / "keys.json"
+
+    _run("generate", "--out", str(target))
+
+    assert stat.S_IMODE(target.stat().st_mode) == stat.S_IRUSR | stat.S_IWUSR
+    assert keys.parse_keyset(_document(target)).signer.can_sign
+    with pytest.raises(CommandError, match="exists: generate writes a new file only"):
+        _run("generate", "--out", str(target))

@@ -37,6 +37,10 @@ class Command(BaseCommand):
             default=settings.JWT_KEYS_FILE or None,
             help="key-set file to change (default: JWT_KEYS_FILE)",
         )
+        parser.add_argument(
+            "--out",
+            help="generate: write the new set to this new file, readable by its owner only",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -45,8 +49,11 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
 
     def _generate(self, options: dict[str, Any]) -> None:
+        out = options.get("out")
+        if out and Path(out).exists():
+            raise CommandError(f"{out} exists: generate writes a new file only (see rotate)")
         jwk = keys.generate_jwk(options["alg"])
-        self._emit({"signing_kid": jwk["kid"], "keys": [jwk]}, None)
+        self._emit({"signing_kid": jwk["kid"], "keys": [jwk]}, out)
 
     def _list(self, options: dict[str, Any]) -> None:
         document = self._read(options["file"]) if options["file"] else keys.load_document()
