@@ -343,3 +343,32 @@ def test_a_redis_url_passes_the_check(settings):
     settings.TOKEN_STORE_URL = "rediss://:pw@cache.internal:6380/2"
 
     assert [e.id for e in checks.serving_settings(None)] == []
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("postgres://postgres@127.0.0.1:5432/no_such_database_here", "does not exist"),
+        ("postgres://no_such_role_here@127.0.0.1:5432/postgres", 'role "no_such_role_here"'),
+    ],
+    ids=["missing-database", "missing-role"],
+)
+def test_a_database_url_that_cannot_connect_is_one_line_not_a_traceback(url, reason):
+    """Fault: DATABASE_URL names a database or a role that does not exist. Expected: the
+    command exits non-zero with one line that says so, no traceback."""
+    env = {**os.environ, "DATABASE_URL": url, "DB_CONNECT_TIMEOUT": "1"}
+
+    run = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("manage.py: cannot use the database: ")
+    assert reason in last
