@@ -380,7 +380,7 @@ def test_add_is_verify_only_until_promoted(api, user, login, keyfile):
     assert _jwks_kids(api) == [old, added]
     assert _kid(login(user)["access"]) == old
 
-    _run("promote", added)
+    _run("promote", "--", added)  # a kid may begin with "-"
     _restart()
 
     assert _kid(login(user)["access"]) == added
