@@ -25,6 +25,11 @@ from accounts.types import Session
 from api.caller import caller_of
 
 
+def _actor(request: HttpRequest) -> User | None:
+    """The staff user behind an admin request, for the audit row."""
+    return request.user if isinstance(request.user, User) else None
+
+
 class UserCreationForm(AdminUserCreationForm):
     class Meta:
         model = User
@@ -70,7 +75,7 @@ class UserAdmin(BaseUserAdmin):
         deactivated = change and "is_active" in form.changed_data and not obj.is_active
         super().save_model(request, obj, form, change)
         if deactivated:
-            services.user_deactivate(user=obj, caller=caller_of(request))
+            services.user_deactivate(user=obj, caller=caller_of(request), actor=_actor(request))
 
     def user_change_password(
         self, request: HttpRequest, id: str, form_url: str = ""
@@ -82,16 +87,19 @@ class UserAdmin(BaseUserAdmin):
             if request.method == "POST" and response.status_code == HTTPStatus.FOUND:
                 user = get_object_or_404(User, pk=unquote(id))
                 sessions.sessions_end_all(
-                    user=user, kind=AuditEvent.Kind.PASSWORD_CHANGED, caller=caller_of(request)
+                    user=user,
+                    kind=AuditEvent.Kind.PASSWORD_CHANGED,
+                    caller=caller_of(request),
+                    actor=_actor(request),
                 )
         return response
 
     def delete_model(self, request: HttpRequest, obj: User) -> None:
-        services.user_delete(user=obj, caller=caller_of(request))
+        services.user_delete(user=obj, caller=caller_of(request), actor=_actor(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset:
-            services.user_delete(user=user, caller=caller_of(request))
+            services.user_delete(user=user, caller=caller_of(request), actor=_actor(request))
 
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view(self.sessions_view)
@@ -123,13 +131,14 @@ class UserAdmin(BaseUserAdmin):
 
     def _end_sessions(self, request: HttpRequest, user: User) -> None:
         session_id = request.POST.get("session_id", "")
+        caller, actor = caller_of(request), _actor(request)
         try:
             if session_id:
-                sessions.session_end(user=user, session_id=session_id, caller=caller_of(request))
+                sessions.session_end(user=user, session_id=session_id, caller=caller, actor=actor)
                 messages.success(request, "Session ended.")
             else:
                 sessions.sessions_end_all(
-                    user=user, kind=AuditEvent.Kind.LOGOUT_ALL, caller=caller_of(request)
+                    user=user, kind=AuditEvent.Kind.LOGOUT_ALL, caller=caller, actor=actor
                 )
                 messages.success(request, "Every session ended.")
         except SessionNotFound:
@@ -140,9 +149,9 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "kind", "email", "ip", "session_id")
+    list_display = ("created_at", "kind", "email", "actor_email", "ip", "session_id")
     list_filter = ("kind", "created_at")
-    search_fields = ("email", "session_id", "ip")
+    search_fields = ("email", "actor_email", "session_id", "ip")
     date_hierarchy = "created_at"
     list_select_related = ("user",)
 

@@ -21,6 +21,7 @@ def audit_record(
     session_id: str = "",
     caller: Caller | None = None,
     detail: str = "",
+    actor: User | None = None,
 ) -> AuditEvent:
     """Write one audit row."""
     caller = caller or Caller()
@@ -28,6 +29,8 @@ def audit_record(
         kind=kind,
         user=user,
         email=(email or (user.email if user else ""))[:254],
+        actor=actor,
+        actor_email=actor.email[:254] if actor else "",
         session_id=session_id,
         ip=_ip_or_none(caller.ip),
         user_agent=caller.user_agent[:256],

@@ -68,6 +68,12 @@ class AuditEvent(models.Model):
     )
     # The address as given at the time: kept when the user is deleted, or unknown at login.
     email = models.CharField(max_length=254, blank=True)
+    # The staff user who acted, for admin actions (empty for the user's own): the email stays
+    # when that account is deleted.
+    actor = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_email = models.CharField(max_length=254, blank=True)
     session_id = models.CharField(max_length=64, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=256, blank=True)

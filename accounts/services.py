@@ -108,25 +108,27 @@ def user_change_password(
     return sessions.session_start(user=user, caller=caller)
 
 
-def user_set_password(*, user: User, password: str, caller: Caller | None = None) -> None:
+def user_set_password(
+    *, user: User, password: str, caller: Caller | None = None, actor: User | None = None
+) -> None:
     """Store a new password and end every session, in one transaction (API and admin)."""
     with hashing_slot():
         user.set_password(password)
     with transaction.atomic():
         user.save(update_fields=["password"])
-        sessions.sessions_end_all(user=user, kind=Kind.PASSWORD_CHANGED, caller=caller)
+        sessions.sessions_end_all(user=user, kind=Kind.PASSWORD_CHANGED, caller=caller, actor=actor)
 
 
-def user_deactivate(*, user: User, caller: Caller | None = None) -> None:
+def user_deactivate(*, user: User, caller: Caller | None = None, actor: User | None = None) -> None:
     """Mark the user inactive; every live token of theirs stops working at once."""
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(is_active=False)
         user.is_active = False
-        sessions.sessions_end_all(user=user, kind=Kind.USER_DEACTIVATED, caller=caller)
+        sessions.sessions_end_all(user=user, kind=Kind.USER_DEACTIVATED, caller=caller, actor=actor)
 
 
-def user_delete(*, user: User, caller: Caller | None = None) -> None:
+def user_delete(*, user: User, caller: Caller | None = None, actor: User | None = None) -> None:
     """Delete the user; every live token of theirs stops working at once."""
     with transaction.atomic():
-        sessions.sessions_end_all(user=user, kind=Kind.USER_DELETED, caller=caller)
+        sessions.sessions_end_all(user=user, kind=Kind.USER_DELETED, caller=caller, actor=actor)
         user.delete()

@@ -120,11 +120,13 @@ def session_logout(*, refresh: str, caller: Caller) -> None:
         audit_record(kind=Kind.LOGOUT, user=user, session_id=session_id, caller=caller)
 
 
-def session_end(*, user: User, session_id: str, caller: Caller) -> None:
+def session_end(*, user: User, session_id: str, caller: Caller, actor: User | None = None) -> None:
     """End one of the user's sessions; SessionNotFound if it is not theirs or not live."""
     if not _end(user, session_id):
         raise SessionNotFound()
-    audit_record(kind=Kind.SESSION_ENDED, user=user, session_id=session_id, caller=caller)
+    audit_record(
+        kind=Kind.SESSION_ENDED, user=user, session_id=session_id, caller=caller, actor=actor
+    )
 
 
 def _end(user: User, session_id: str) -> bool:
@@ -136,7 +138,9 @@ def _end(user: User, session_id: str) -> bool:
     )
 
 
-def sessions_end_all(*, user: User, kind: str, caller: Caller | None = None) -> None:
+def sessions_end_all(
+    *, user: User, kind: str, caller: Caller | None = None, actor: User | None = None
+) -> None:
     """End every session of the user: every token issued before now stops working.
 
     Call it inside the transaction of the change that calls for it: the generation moves
@@ -145,7 +149,7 @@ def sessions_end_all(*, user: User, kind: str, caller: Caller | None = None) -> 
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(session_generation=F("session_generation") + 1)
         user.refresh_from_db(fields=["session_generation"])
-        audit_record(kind=kind, user=user, caller=caller)
+        audit_record(kind=kind, user=user, caller=caller, actor=actor)
     user_id = str(user.pk)
     transaction.on_commit(lambda: _purge(user_id))
 

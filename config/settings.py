@@ -145,7 +145,10 @@ CONTENT_SECURITY_POLICY = env.get(
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
 )
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "no-referrer"
+# same-origin, not no-referrer: with no-referrer Chromium sends `Origin: null` on the admin's own
+# forms and Django's CSRF check refuses them; same-origin sends the real Origin (and Referer)
+# to this site only, and nothing to any other.
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = PRODUCTION

@@ -60,6 +60,16 @@ def _messages(http: Client, user: User) -> list[str]:
     return [m.message for m in http.get(_sessions_url(user)).context["messages"]]
 
 
+def _actors(kind: str) -> list[tuple[object, str]]:
+    """Who acted in each audit row of a kind: the staff user and the email kept for them."""
+    rows = AuditEvent.objects.filter(kind=kind).order_by("id")
+    return list(rows.values_list("actor_id", "actor_email"))
+
+
+def _admin() -> User:
+    return User.objects.get(email=ADMIN_EMAIL)
+
+
 def _can_log_in(email: str, password: str = PASSWORD) -> bool:
     try:
         services.user_login(email=email, password=password, caller=CALLER)
@@ -168,6 +178,7 @@ def test_unticking_active_stops_logins_and_every_live_token(admin_http, user, st
     dead(laptop)
     assert not _can_log_in(user.email)
     assert AuditEvent.objects.filter(kind="user_deactivated", user=user).count() == 1
+    assert _actors("user_deactivated") == [(_admin().pk, ADMIN_EMAIL)]
 
 
 def test_saving_an_active_user_leaves_their_sessions_alone(admin_http, user, start, alive):
@@ -197,6 +208,7 @@ def test_the_password_form_sets_the_password_and_ends_every_session(admin_http, 
     assert not _can_log_in(user.email)
     assert _can_log_in(user.email, NEW_PASSWORD)
     assert AuditEvent.objects.filter(kind="password_changed", user=user).count() == 1
+    assert _actors("password_changed") == [(_admin().pk, ADMIN_EMAIL)]
 
 
 def test_deleting_a_user_ends_every_live_token(admin_http, user, start, dead):
@@ -207,6 +219,7 @@ def test_deleting_a_user_ends_every_live_token(admin_http, user, start, dead):
     assert response.status_code == HTTPStatus.FOUND
     assert not User.objects.filter(pk=user.pk).exists()
     dead(pair)
+    assert _actors("user_deleted") == [(_admin().pk, ADMIN_EMAIL)]
 
 
 def test_bulk_deleting_users_ends_every_live_token_of_each(admin_http, start, dead, alive):
@@ -224,6 +237,7 @@ def test_bulk_deleting_users_ends_every_live_token_of_each(admin_http, start, de
     for pair in pairs:
         dead(pair)
     alive(kept)
+    assert _actors("user_deleted") == [(_admin().pk, ADMIN_EMAIL)] * 2
 
 
 # --- a user's sessions -----------------------------------------------------------------------
@@ -291,6 +305,7 @@ def test_ending_one_session_stops_its_tokens(admin_http, user, start, dead, aliv
     assert list(rows.values_list("user_id", "session_id", "user_agent", "ip")) == [
         (user.pk, phone.session_id, ADMIN_AGENT, "127.0.0.1")
     ]
+    assert _actors("session_ended") == [(_admin().pk, ADMIN_EMAIL)]
     assert _messages(admin_http, user) == ["Session ended."]
 
 
@@ -305,6 +320,7 @@ def test_ending_every_session_stops_all_tokens(admin_http, user, start, dead, al
         dead(pair)
     alive(bystander)
     assert AuditEvent.objects.filter(kind="logout_all", user=user).count() == 1
+    assert _actors("logout_all") == [(_admin().pk, ADMIN_EMAIL)]
     assert "No live sessions." in admin_http.get(_sessions_url(user)).content.decode()
 
 
@@ -363,3 +379,27 @@ def test_the_sessions_page_needs_the_csrf_token(user, start, alive):
 
     assert response.status_code == HTTPStatus.FORBIDDEN
     alive(pair)
+
+
+def test_the_audit_log_keeps_the_actors_email_when_the_actor_is_deleted(admin_http, user):
+    admin_http.post(f"{USERS}{user.pk}/change/", _change_form(user, is_active=""))
+
+    _admin().delete()
+
+    assert _actors("user_deactivated") == [(None, ADMIN_EMAIL)]
+
+
+def test_the_audit_list_shows_who_acted(admin_http, user):
+    admin_http.post(f"{USERS}{user.pk}/change/", _change_form(user, is_active=""))
+
+    page = admin_http.get("/admin/accounts/auditevent/")
+
+    assert page.status_code == HTTPStatus.OK
+    assert f'<td class="field-actor_email">{ADMIN_EMAIL}</td>' in page.content.decode()
+
+
+def test_a_users_own_actions_name_no_actor(user):
+    services.user_login(email=user.email, password=PASSWORD, caller=CALLER)
+    sessions.sessions_end_all(user=user, kind=AuditEvent.Kind.LOGOUT_ALL, caller=CALLER)
+
+    assert _actors("login_ok") + _actors("logout_all") == [(None, "")] * 2
