@@ -71,7 +71,11 @@ def browser() -> Iterator[Any]:
 def page(browser, server, http) -> Iterator[Any]:
     """A fresh browser page (no cookies) on the module's server."""
     context = browser.new_context(base_url=server, viewport={"width": 1600, "height": 900})
-    yield context.new_page()
+    page = context.new_page()
+    # What the browser refused to load or run (a Content-Security-Policy violation, say).
+    page.console_errors = []
+    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
+    yield page
     context.close()
 
 
@@ -176,6 +180,8 @@ def test_staff_end_a_users_sessions_deactivate_them_and_read_the_audit_log(
     page.goto(AUDIT)
     rows = _rows(page)
     _shot(page, "08-audit-log")
+    # Every page of the walk ran under the service's Content-Security-Policy without a refusal.
+    assert page.console_errors == []
     for kind in ADMIN_ACTIONS:
         assert [row for row in rows if kind.label in row and staff.email in row], (kind, rows)
     acted = AuditEvent.objects.filter(user__email=email, actor=staff)
