@@ -59,6 +59,8 @@ class AuditEvent(models.Model):
         USER_DEACTIVATED = "user_deactivated", "user deactivated"
         USER_DELETED = "user_deleted", "user deleted"
         KEY_ROTATED = "key_rotated", "signing key rotated"
+        ACCOUNT_LOCKED = "account_locked", "account locked against unknown clients"
+        ACCOUNT_UNLOCKED = "account_unlocked", "account's failed logins cleared"
 
     id = models.BigAutoField(primary_key=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)

@@ -81,8 +81,9 @@ def user_login(*, email: str, password: str, caller: Caller) -> TokenPair:
     try:
         user = user_authenticate(email=email, password=password, caller=caller)
     except InvalidCredentials:
-        throttling.login_failed(email=email)
+        throttling.login_failed(email=email, caller=caller)
         raise
+    throttling.login_succeeded(email=email, caller=caller)
     pair = sessions.session_start(user=user, caller=caller)
     User.objects.filter(pk=user.pk).update(last_login=timezone.now())
     audit_record(kind=Kind.LOGIN_OK, user=user, session_id=pair.session_id, caller=caller)
@@ -93,14 +94,15 @@ def user_change_password(
     *, user: User, current_password: str, new_password: str, caller: Caller
 ) -> TokenPair:
     """Set a new password, end every session, and open a fresh one for the caller."""
-    # Wrong current passwords count with failed logins: a stolen access token is no way to
-    # guess the password either.
-    throttling.password_attempt(email=user.email)
+    # Wrong current passwords count as this client's failed logins: a stolen access token is
+    # no way to guess the password either.
+    throttling.password_attempt(email=user.email, caller=caller)
     with hashing_slot():
         matches = user.check_password(current_password)
     if not matches:
-        throttling.login_failed(email=user.email)
+        throttling.login_failed(email=user.email, caller=caller)
         raise WrongPassword()
+    throttling.login_succeeded(email=user.email, caller=caller)
     problems = _password_problems(new_password, user, "new_password")
     if problems:
         raise InvalidInput(problems)

@@ -1,52 +1,110 @@
-"""Limits on login and registration, per client address and per account (counted in Redis)."""
+"""Limits on login and registration, per client address, per (account, client) and per account
+(counted in Redis; the rules are in README.md, Throttling).
+
+A client is its address (`Caller.ip`): API clients carry no device cookie. Names in Redis are
+keyed hashes (HMAC with SECRET_KEY), never an email or an address in clear: an unkeyed hash of
+an IPv4 address is undone by trying all 2^32 of them.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
+import time
 
 from django.conf import settings
 
-from accounts import token_store
+from accounts import selectors, token_store
+from accounts.audit import Kind, audit_record
 from accounts.exceptions import Throttled
 from accounts.managers import normalize_email
-from accounts.token_store import Limit
+from accounts.token_store import Backoff, Limit, Pair
 from accounts.types import Caller
 
 _MINUTE_MS = 60_000
+_SECOND_MS = 1000
+_DAY_MS = 86_400_000
 
 
-def _account_key(email: str) -> str:
-    # Hashed, so that the keys in Redis do not list the addresses people tried.
-    return "acct:" + hashlib.sha256(normalize_email(email).encode()).hexdigest()[:32]
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
-def _failures(email: str, *, count: bool) -> Limit:
-    window = settings.THROTTLE_ACCOUNT_WINDOW_SECONDS * 1000
-    return Limit(_account_key(email), settings.THROTTLE_ACCOUNT_FAILURES, window, count)
+def _digest(value: str) -> str:
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def _check(limits: list[Limit]) -> None:
-    wait_ms = token_store.throttle(limits)
+def _account_name(email: str) -> str:
+    return "acct:" + _digest(normalize_email(email))
+
+
+def _pair(email: str, caller: Caller) -> Pair:
+    return Pair(account=_account_name(email), client=_digest(caller.ip))
+
+
+def _rules() -> Backoff:
+    return Backoff(
+        free=settings.THROTTLE_PAIR_FREE_FAILURES,
+        base_ms=settings.THROTTLE_BACKOFF_BASE_SECONDS * _SECOND_MS,
+        cap_ms=settings.THROTTLE_BACKOFF_MAX_SECONDS * _SECOND_MS,
+        threshold=settings.THROTTLE_ACCOUNT_FAILURES,
+        window_ms=settings.THROTTLE_ACCOUNT_WINDOW_SECONDS * _SECOND_MS,
+        hard_cap=settings.THROTTLE_ACCOUNT_MAX_FAILURES,
+        memory_ms=settings.THROTTLE_KNOWN_CLIENT_DAYS * _DAY_MS,
+    )
+
+
+def _per_address(action: str, caller: Caller, limit: int) -> Limit:
+    return Limit(f"{action}:ip:{_digest(caller.ip)}", limit, _MINUTE_MS)
+
+
+def _check(limits: list[Limit], pair: Pair | None = None) -> None:
+    wait_ms = token_store.throttle(limits, now_ms=_now_ms(), pair=pair, rules=_rules())
     if wait_ms:
-        raise Throttled(retry_after=max(1, math.ceil(wait_ms / 1000)))
+        raise Throttled(retry_after=max(1, math.ceil(wait_ms / _SECOND_MS)))
 
 
 def login_attempt(*, email: str, caller: Caller) -> None:
-    """Refuse (Throttled) a login from a busy address or on an account under attack."""
-    per_ip = Limit(f"login:ip:{caller.ip}", settings.THROTTLE_LOGIN_PER_MINUTE, _MINUTE_MS)
-    _check([per_ip, _failures(email, count=False)])
+    """Refuse (Throttled) a login from a busy address, or from a client that must wait."""
+    per_ip = _per_address("login", caller, settings.THROTTLE_LOGIN_PER_MINUTE)
+    _check([per_ip], _pair(email, caller))
 
 
-def password_attempt(*, email: str) -> None:
-    """Refuse (Throttled) a password check on an account under attack."""
-    _check([_failures(email, count=False)])
+def password_attempt(*, email: str, caller: Caller) -> None:
+    """Refuse (Throttled) a password check from a client that must wait."""
+    _check([], _pair(email, caller))
 
 
-def login_failed(*, email: str) -> None:
-    token_store.throttle_count(_failures(email, count=True))
+def login_failed(*, email: str, caller: Caller) -> None:
+    """Count a wrong password of this client on this account; audit a lock it sets off."""
+    rules = _rules()
+    strikes = token_store.throttle_failed(_pair(email, caller), rules, now_ms=_now_ms())
+    if strikes.locked:
+        window = rules.window_ms // _SECOND_MS
+        _audit(Kind.ACCOUNT_LOCKED, email, caller, f"{rules.threshold} failures in {window} s")
+    if strikes.capped:
+        _audit(Kind.ACCOUNT_LOCKED, email, caller, f"{rules.hard_cap} consecutive failures")
+
+
+def login_succeeded(*, email: str, caller: Caller) -> None:
+    """Forget this client's failures on the account and remember it as known."""
+    token_store.throttle_succeeded(_pair(email, caller), _rules(), now_ms=_now_ms())
+
+
+def account_unlock(*, email: str, caller: Caller | None = None) -> bool:
+    """Clear every failure counted on the account (an admin's act, audited); any were there."""
+    cleared = token_store.throttle_clear(_account_name(email))
+    detail = "failures cleared" if cleared else "no failures counted"
+    _audit(Kind.ACCOUNT_UNLOCKED, email, caller or Caller(), detail)
+    return cleared
 
 
 def register_attempt(*, caller: Caller) -> None:
-    per_ip = Limit(f"register:ip:{caller.ip}", settings.THROTTLE_REGISTER_PER_MINUTE, _MINUTE_MS)
-    _check([per_ip])
+    _check([_per_address("register", caller, settings.THROTTLE_REGISTER_PER_MINUTE)])
+
+
+def _audit(kind: str, email: str, caller: Caller, detail: str) -> None:
+    user = selectors.user_get_by_email(email=email)
+    audit_record(kind=kind, user=user, email=normalize_email(email), caller=caller, detail=detail)

@@ -187,12 +187,24 @@ NINJA_JWT = {
     "REFRESH_TOKEN_LIFETIME": REFRESH_TOKEN_LIFETIME,
 }
 JWKS_MAX_AGE = env.get_int("JWKS_MAX_AGE", 300)
-# Throttling (0 turns a limit off): attempts per client address per minute, and failed logins
-# per account within a window, after which that account's logins are refused until it ends.
+# Throttling (README.md, Throttling; 0 turns a limit off). Login and registration attempts per
+# client address per minute.
 THROTTLE_LOGIN_PER_MINUTE = env.get_int("THROTTLE_LOGIN_PER_MINUTE", 30)
 THROTTLE_REGISTER_PER_MINUTE = env.get_int("THROTTLE_REGISTER_PER_MINUTE", 30)
+# Failed logins one client (address) may make on one account before each further attempt
+# waits: THROTTLE_BACKOFF_BASE_SECONDS, doubled at every failure, up to the max.
+THROTTLE_PAIR_FREE_FAILURES = env.get_int("THROTTLE_PAIR_FREE_FAILURES", 5)
+THROTTLE_BACKOFF_BASE_SECONDS = env.get_int("THROTTLE_BACKOFF_BASE_SECONDS", 1)
+THROTTLE_BACKOFF_MAX_SECONDS = env.get_int("THROTTLE_BACKOFF_MAX_SECONDS", 900, minimum=1)
+# Past this many failures on one account within the window, clients that never logged in to
+# it back off from their first failure; clients that did are not held back by others.
 THROTTLE_ACCOUNT_FAILURES = env.get_int("THROTTLE_ACCOUNT_FAILURES", 10)
 THROTTLE_ACCOUNT_WINDOW_SECONDS = env.get_int("THROTTLE_ACCOUNT_WINDOW_SECONDS", 900, minimum=1)
+# Consecutive failures on one account (since its last success) past which unknown clients are
+# refused until a success from a known client or `manage.py throttle_clear EMAIL`.
+THROTTLE_ACCOUNT_MAX_FAILURES = env.get_int("THROTTLE_ACCOUNT_MAX_FAILURES", 100)
+# Days a client stays known to an account after a login, and failure counts are kept.
+THROTTLE_KNOWN_CLIENT_DAYS = env.get_int("THROTTLE_KNOWN_CLIENT_DAYS", 30, minimum=1)
 AUDIT_RETENTION_DAYS = env.get_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
 RETRY_AFTER_SECONDS = env.get_int("RETRY_AFTER_SECONDS", 5, minimum=1)
 

@@ -15,12 +15,26 @@ from accounts.token_store.sessions import (
     sessions_list,
     sessions_purge,
 )
-from accounts.token_store.throttle import Limit, throttle, throttle_count
+from accounts.token_store.throttle import (
+    Backoff,
+    Limit,
+    Pair,
+    Strikes,
+    pair_keys,
+    throttle,
+    throttle_clear,
+    throttle_failed,
+    throttle_succeeded,
+)
 
 __all__ = [
+    "Backoff",
     "Limit",
+    "Pair",
     "Rotation",
+    "Strikes",
     "client",
+    "pair_keys",
     "ping",
     "session_create",
     "session_end",
@@ -29,5 +43,7 @@ __all__ = [
     "sessions_list",
     "sessions_purge",
     "throttle",
-    "throttle_count",
+    "throttle_clear",
+    "throttle_failed",
+    "throttle_succeeded",
 ]

@@ -1,15 +1,16 @@
--- A fixed-window counter.
--- KEYS[1] the counter
+-- A fixed-window counter on the application's clock (the key's TTL only collects garbage).
+-- KEYS[1] the counter: a hash {w = window start ms, n = attempts in that window}
 -- ARGV[1] limit, ARGV[2] window ms, ARGV[3] 'hit' (count this attempt, refuse past the limit)
--- or 'peek' (refuse once the limit has been reached, count nothing)
+-- or 'peek' (refuse once the limit has been reached, count nothing), ARGV[4] now ms
 -- Returns the ms to wait when refused, else 0.
-local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
-local n
+local limit, window, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[4])
+local w, n = unpack(redis.call('HMGET', KEYS[1], 'w', 'n'))
+w, n = tonumber(w or '0'), tonumber(n or '0')
+if now - w >= window or now < w then w, n = now, 0 end
+n = n + 1
 if ARGV[3] == 'hit' then
-  n = redis.call('INCR', KEYS[1])
-  if n == 1 then redis.call('PEXPIRE', KEYS[1], window) end
-else
-  n = tonumber(redis.call('GET', KEYS[1]) or '0') + 1
+  redis.call('HSET', KEYS[1], 'w', w, 'n', n)
+  redis.call('PEXPIRE', KEYS[1], window)
 end
-if n > limit then return math.max(redis.call('PTTL', KEYS[1]), 1) end
+if n > limit then return math.max(w + window - now, 1) end
 return 0
