@@ -7,9 +7,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -19,7 +21,14 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from accounts import services, sessions
-from accounts.exceptions import AccountsError, SessionNotFound
+from accounts.audit import Kind, audit_record
+from accounts.exceptions import (
+    AccountsError,
+    InvalidCredentials,
+    SessionNotFound,
+    Throttled,
+    Unavailable,
+)
 from accounts.models import AuditEvent, User
 from accounts.types import Session
 from api.caller import caller_of
@@ -28,6 +37,36 @@ from api.caller import caller_of
 def _actor(request: HttpRequest) -> User | None:
     """The staff user behind an admin request, for the audit row."""
     return request.user if isinstance(request.user, User) else None
+
+
+class AdminLoginForm(AdminAuthenticationForm):
+    """The admin's login, under the API login's throttling and audit: the admin is no free
+    password oracle."""
+
+    def clean(self) -> dict[str, Any]:
+        email, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        if not (email and password and self.request is not None):
+            return super().clean()
+        caller = caller_of(self.request)
+        try:
+            user = services.user_credentials_check(email=email, password=password, caller=caller)
+        except Throttled as exc:
+            raise ValidationError(
+                f"Too many attempts; retry in {exc.retry_after} s.", code="throttled"
+            ) from exc
+        except InvalidCredentials as exc:
+            raise self.get_invalid_login_error() from exc
+        except Unavailable as exc:
+            raise ValidationError(
+                "The service is temporarily unavailable; retry shortly.", code="unavailable"
+            ) from exc
+        self.confirm_login_allowed(user)
+        self.user_cache = user
+        audit_record(kind=Kind.LOGIN_OK, user=user, caller=caller, detail="admin")
+        return self.cleaned_data
+
+
+admin.site.login_form = AdminLoginForm
 
 
 class UserCreationForm(AdminUserCreationForm):

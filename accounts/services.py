@@ -75,8 +75,9 @@ def user_authenticate(*, email: str, password: str, caller: Caller) -> User:
     raise InvalidCredentials()
 
 
-def user_login(*, email: str, password: str, caller: Caller) -> TokenPair:
-    """Check credentials and open a session."""
+def user_credentials_check(*, email: str, password: str, caller: Caller) -> User:
+    """The user these credentials log in, under the login's throttling (the API's and the
+    admin's login alike); failures are audited."""
     throttling.login_attempt(email=email, caller=caller)
     try:
         user = user_authenticate(email=email, password=password, caller=caller)
@@ -84,6 +85,12 @@ def user_login(*, email: str, password: str, caller: Caller) -> TokenPair:
         throttling.login_failed(email=email, caller=caller)
         raise
     throttling.login_succeeded(email=email, caller=caller)
+    return user
+
+
+def user_login(*, email: str, password: str, caller: Caller) -> TokenPair:
+    """Check credentials and open a session."""
+    user = user_credentials_check(email=email, password=password, caller=caller)
     pair = sessions.session_start(user=user, caller=caller)
     User.objects.filter(pk=user.pk).update(last_login=timezone.now())
     audit_record(kind=Kind.LOGIN_OK, user=user, session_id=pair.session_id, caller=caller)

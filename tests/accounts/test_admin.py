@@ -403,3 +403,60 @@ def test_a_users_own_actions_name_no_actor(user):
     sessions.sessions_end_all(user=user, kind=AuditEvent.Kind.LOGOUT_ALL, caller=CALLER)
 
     assert _actors("login_ok") + _actors("logout_all") == [(None, "")] * 2
+
+
+ADMIN_LOGIN = "/admin/login/?next=/admin/"
+FREE_FAILURES = 5
+
+
+def _admin_login(http: Client, email: str, password: str):
+    return http.post(ADMIN_LOGIN, {"username": email, "password": password})
+
+
+def test_the_admin_login_is_throttled_and_audited_like_the_api_login(settings):
+    """Attack: guessing a staff password at /admin/login/, which answered 200 to every wrong
+    guess with no throttle and no audit row. Expected: each guess is audited as login_failed;
+    past the free failures the form refuses even the right password ("Too many attempts") and
+    logs nobody in; the API login from the same address is held back too."""
+    settings.THROTTLE_PAIR_FREE_FAILURES = FREE_FAILURES
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    http = Client(HTTP_USER_AGENT=ADMIN_AGENT)
+
+    guesses = [_admin_login(http, staff.email, f"guess {n}") for n in range(FREE_FAILURES)]
+    refused = _admin_login(http, staff.email, PASSWORD)
+
+    assert {g.status_code for g in guesses} == {HTTPStatus.OK}
+    assert refused.status_code == HTTPStatus.OK
+    assert "Too many attempts; retry in 1 s." in refused.content.decode()
+    assert "_auth_user_id" not in http.session
+    failed = AuditEvent.objects.filter(kind=AuditEvent.Kind.LOGIN_FAILED, email=staff.email)
+    assert failed.count() == FREE_FAILURES
+    api = Client().post(
+        "/api/token/",
+        {"email": staff.email, "password": PASSWORD},
+        content_type="application/json",
+    )
+    assert api.status_code == HTTPStatus.TOO_MANY_REQUESTS
+
+
+def test_a_staff_login_through_the_admin_form_is_audited():
+    staff = UserFactory(is_staff=True)
+    http = Client(HTTP_USER_AGENT=ADMIN_AGENT)
+
+    answer = _admin_login(http, staff.email, PASSWORD)
+
+    assert answer.status_code == HTTPStatus.FOUND
+    assert answer["Location"] == "/admin/"
+    row = AuditEvent.objects.get(kind=AuditEvent.Kind.LOGIN_OK, user=staff)
+    assert (row.detail, row.user_agent) == ("admin", ADMIN_AGENT)
+
+
+def test_a_user_who_is_not_staff_is_refused_by_the_admin_form():
+    user = UserFactory()
+
+    answer = _admin_login(Client(), user.email, PASSWORD)
+
+    assert answer.status_code == HTTPStatus.OK
+    assert "Please enter the correct email address and password for a staff" in (
+        answer.content.decode()
+    )
