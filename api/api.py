@@ -6,6 +6,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
@@ -23,6 +24,9 @@ api = NinjaAPI(
     version="1.0.0",
     description="Users, logins and signed JWTs. Verify tokens with /.well-known/jwks.json.",
     urls_namespace="api",
+    # API_DOCS_ENABLED=false: no Swagger UI and no schema served (clients keep their copy).
+    docs_url="/docs" if settings.API_DOCS_ENABLED else None,
+    openapi_url="/openapi.json" if settings.API_DOCS_ENABLED else None,
 )
 for module in (tokens, me, sessions, password):
     api.add_router("/", module.router)

@@ -16,6 +16,7 @@ Under WSGI (and Django's test client) each behaves as the middleware it wraps.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -31,6 +32,7 @@ from django.middleware.security import SecurityMiddleware
 from django.utils.deprecation import MiddlewareMixin
 from whitenoise.middleware import WhiteNoiseMiddleware
 
+from api.caller import caller_ip
 from api.errors import error_response
 
 _ADMIN = "/admin/"
@@ -125,11 +127,25 @@ class StaticFiles(_Inline, WhiteNoiseMiddleware):
         return MiddlewareMixin.__call__(self, request)
 
 
+def _admin_allowed(request: HttpRequest) -> bool:
+    networks = settings.ADMIN_ALLOWED_NETWORKS
+    if not networks:
+        return True
+    try:
+        address = ipaddress.ip_address(caller_ip(request))
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
 class RequestGuardMiddleware(_Inline):
     """Refuse API bodies that are not JSON, and answer 405s and slash-less POSTs in the common
     shape (APPEND_SLASH would redirect them, and the client would drop its body)."""
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        if request.path_info.startswith(_ADMIN) and not _admin_allowed(request):
+            # Outside ADMIN_ALLOWED_NETWORKS the admin does not exist.
+            return error_response(404, "Not found.", "not_found")
         if not request.path_info.startswith("/api/") or request.method not in _BODY_METHODS:
             return None
         try:

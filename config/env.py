@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -56,6 +57,14 @@ def _parsed(name: str, default: N, parse: Callable[[str], N], kind: str) -> N:
         return parse(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be {kind}, not {raw!r}") from None
+
+
+def get_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Comma-separated addresses or CIDR networks (an address is a network of one)."""
+    try:
+        return [ipaddress.ip_network(item, strict=False) for item in get_list(name)]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must list addresses or networks: {exc}") from None
 
 
 def get_list(name: str, default: list[str] | None = None) -> list[str]:

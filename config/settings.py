@@ -164,6 +164,11 @@ SECURE_REDIRECT_EXEMPT = [r"^health/"]
 if env.get_bool("TRUST_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# The Django admin and the API docs can be switched off, and the admin limited to networks
+# (comma-separated addresses or CIDRs, the client address as TRUSTED_PROXY_COUNT reads it).
+ADMIN_ENABLED = env.get_bool("ADMIN_ENABLED", True)
+ADMIN_ALLOWED_NETWORKS = env.get_networks("ADMIN_ALLOWED_NETWORKS")
+API_DOCS_ENABLED = env.get_bool("API_DOCS_ENABLED", True)
 # Client address for audit and session lists: REMOTE_ADDR unless a proxy we trust sets it.
 TRUSTED_PROXY_COUNT = env.get_int("TRUSTED_PROXY_COUNT", 0)
 

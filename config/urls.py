@@ -1,16 +1,19 @@
+from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.urls import URLPattern, URLResolver, path
 
 from api import views
 from api.api import api
 
-urlpatterns = [
-    path("admin/", admin.site.urls),
+urlpatterns: list[URLPattern | URLResolver] = [
     path("api/", api.urls),
     path(".well-known/jwks.json", views.jwks, name="jwks"),
     path("health/live", views.live, name="health-live"),
     path("health/ready", views.ready, name="health-ready"),
 ]
+# ADMIN_ENABLED=false: no admin at all (its path is a plain 404).
+if settings.ADMIN_ENABLED:
+    urlpatterns.append(path("admin/", admin.site.urls))
 
 handler400 = views.bad_request
 handler404 = views.not_found
