@@ -41,6 +41,8 @@ _MAC_BYTES = 32
 _COUNTER_BYTES = 8
 _REFRESH_BYTES = 16 + 16 + _COUNTER_BYTES + _MAC_BYTES
 _VERIFIED_CACHE_SIZE = 4096
+# A token we issue is under 1 KB of ASCII; anything longer or not ASCII is refused unparsed.
+_ACCESS_MAX = 4096
 
 
 class _KeySetBackend(TokenBackend):
@@ -108,6 +110,8 @@ def access_encode(*, user_id: str, session_id: str) -> str:
 
 def access_decode(raw: str) -> AccessClaims:
     """Verify an access token (signature once, expiry every time); InvalidToken if bad."""
+    if len(raw) > _ACCESS_MAX or not raw.isascii():
+        raise InvalidToken()
     claims = _verified(raw)
     leeway = settings.JWT_LEEWAY.total_seconds()
     if claims.expires_at + leeway <= time.time():

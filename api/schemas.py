@@ -2,11 +2,75 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+EMAIL_MAX = 254  # RFC 5321's limit on a path, as the domain checks on registration
+# Any password a login is asked to check: enough for every passphrase, not megabytes to hash.
+# (A new password is held to the domain's own, shorter, rule: AUTH_PASSWORD_VALIDATORS.)
+PASSWORD_MAX = 4096
+# An issued refresh token is 100 characters; the limit leaves room for an access token (~540)
+# sent by mistake, which is answered like any other bad token, not as a malformed request.
+REFRESH_MAX = 2048
+REFRESH_PATTERN = r"^rt1_[A-Za-z0-9_-]+$"
+SESSION_ID_PATTERN = r"^[0-9a-f]{32}$"
+
+# NUL (PostgreSQL text cannot hold it), the other C0 controls but tab, LF and CR, and lone
+# surrogates (no UTF-8 form, so neither a hasher nor the database can take them).
+_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+UNSAFE_TEXT = "Must not contain NUL, control characters or lone surrogates."
+NEW_PASSWORD_RULES = (
+    "The domain's rules apply: 8 to 128 characters, not common, not entirely numeric, "
+    "not like the email."
+)
+
+
+def _safe(value: object) -> object:
+    if isinstance(value, str) and _UNSAFE.search(value):
+        raise PydanticCustomError("unsafe_text", UNSAFE_TEXT)
+    return value
+
+
+# Text that PostgreSQL, Redis and the hashers can all take. It runs before pydantic's own string
+# check, whose message for a lone surrogate says less; it comes after each Field, so that the
+# length messages still speak of characters.
+_Safe = BeforeValidator(_safe)
+# Checked as an address by the domain (registration answers 400 invalid for a bad one, a login
+# 401), so the format is stated here, not enforced twice.
+Email = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=EMAIL_MAX,
+        json_schema_extra={"format": "email"},
+        examples=["ada@example.com"],
+    ),
+    _Safe,
+]
+Password = Annotated[str, Field(min_length=1, max_length=PASSWORD_MAX), _Safe]
+RefreshToken = Annotated[
+    str,
+    Field(
+        max_length=REFRESH_MAX,
+        description="A refresh token as issued; any other string is answered 401 invalid_token.",
+        json_schema_extra={"pattern": REFRESH_PATTERN},
+    ),
+    _Safe,
+]
+# Stated, not enforced: any other string names none of the caller's sessions, the same 404 as
+# an id of somebody else's (no oracle).
+SessionId = Annotated[
+    str,
+    WithJsonSchema(
+        {"type": "string", "minLength": 32, "maxLength": 32, "pattern": SESSION_ID_PATTERN}
+    ),
+]
 
 
 class _In(Schema):
@@ -15,17 +79,27 @@ class _In(Schema):
 
 
 class RegisterIn(_In):
-    email: str = Field(examples=["ada@example.com"])
-    password: str = Field(examples=["correct horse battery staple"])
+    email: Email
+    password: Password = Field(
+        description=NEW_PASSWORD_RULES, examples=["correct horse battery staple"]
+    )
 
 
 class LoginIn(_In):
-    email: str = Field(examples=["ada@example.com"])
-    password: str
+    email: Email
+    password: Password
 
 
 class RefreshIn(_In):
-    refresh: str
+    refresh: RefreshToken
+
+
+class LogoutIn(_In):
+    # RFC 7009: whatever the string, the answer is 204; only a length past any token's is refused.
+    refresh: str = Field(
+        max_length=REFRESH_MAX,
+        description="A refresh token; any string up to the length limit is answered 204.",
+    )
 
 
 class UserOut(Schema):
@@ -64,8 +138,8 @@ class ErrorOut(Schema):
 
 
 class PasswordChangeIn(_In):
-    current_password: str
-    new_password: str
+    current_password: Password
+    new_password: Password = Field(description=NEW_PASSWORD_RULES)
 
 
 class SessionOut(Schema):

@@ -10,14 +10,14 @@ from accounts.audit import Kind
 from accounts.types import Session
 from api.auth import AuthedRequest, BearerAuth
 from api.caller import caller_of
-from api.schemas import ErrorOut, RefreshIn, SessionOut
+from api.schemas import ErrorOut, LogoutIn, SessionId, SessionOut
 
 router = Router(tags=["sessions"])
 _errors = {401: ErrorOut, 503: ErrorOut}
 
 
 @router.post("/logout/", response={204: None, 400: ErrorOut, 503: ErrorOut})
-def logout(request: HttpRequest, payload: RefreshIn) -> Status[None]:
+def logout(request: HttpRequest, payload: LogoutIn) -> Status[None]:
     """End the session of this refresh token: it and the session's access tokens stop working.
 
     Answers 204 whatever the token (RFC 7009): nothing tells whether it named a live session.
@@ -45,7 +45,7 @@ def sessions_list(request: AuthedRequest) -> list[SessionOut]:
 @router.delete(
     "/sessions/{session_id}/", auth=BearerAuth(), response={204: None, 404: ErrorOut, **_errors}
 )
-def session_delete(request: AuthedRequest, session_id: str) -> Status[None]:
+def session_delete(request: AuthedRequest, session_id: SessionId) -> Status[None]:
     """End one of the caller's sessions (404 for an id that is not theirs)."""
     sessions.session_end(user=request.auth.user, session_id=session_id, caller=caller_of(request))
     return Status(204, None)

@@ -20,6 +20,9 @@ from tests.helpers import (
     CHALLENGE,
     STORE_UNAVAILABLE,
     TOKEN_REUSED,
+    assert_alive,
+    assert_unauthorized,
+    logout,
     me,
     post_json,
     refresh,
@@ -31,6 +34,8 @@ pytestmark = pytest.mark.django_db
 JSON = "application/json"
 TOO_BIG = 64 * 1024 + 1  # one byte over DATA_UPLOAD_MAX_MEMORY_SIZE
 INTERNAL_ERROR = {"detail": "Internal server error.", "code": "internal_error"}
+TEN_KB = 10 * 1024
+REFRESH_MAX = 2048
 
 
 def _subclasses(cls: type) -> list[type]:
@@ -203,3 +208,71 @@ def test_a_host_outside_allowed_hosts_is_a_400_without_a_traceback():
     assert run.stdout.strip() == str(int(HTTPStatus.BAD_REQUEST))
     assert "Traceback" not in run.stderr
     assert "Invalid HTTP_HOST" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    "make_token",
+    [
+        pytest.param(lambda access: access[:20] + "\x00" + access[20:], id="nul"),
+        pytest.param(lambda access: access + "\x00", id="trailing-nul"),
+        pytest.param(lambda access: access.replace(".", "\u00e9.", 1), id="non-ascii"),
+        pytest.param(lambda access: "\ud800" + access, id="lone-surrogate"),
+        pytest.param(lambda access: access + "A" * TEN_KB, id="10-kb"),
+        pytest.param(lambda access: "A" * TEN_KB, id="10-kb-of-nothing"),
+        pytest.param(lambda access: "\x00\x01\x1b", id="control-characters"),
+    ],
+)
+def test_an_odd_bearer_token_is_401_invalid_token(api, user, login, make_token):
+    """Attack: a bearer token with a NUL, a non-ASCII or lone surrogate character, or of 10 KB.
+    Expected: 401 invalid_token with the challenge (never a 500); the real token still works."""
+    pair = login(user)
+
+    assert_unauthorized(me(api, make_token(pair["access"])))
+    assert_alive(api, pair)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param("rt1_\x00", id="nul"),
+        pytest.param("\x1b[31m", id="control-characters"),
+        pytest.param("r" * REFRESH_MAX, id="at-the-length-limit"),
+    ],
+)
+def test_logout_answers_204_for_any_string_up_to_the_length_limit(api, user, login, token):
+    """RFC 7009: whatever the string, no answer tells whether it named a session.
+    Expected: 204 even for a NUL or control characters, and the caller's session lives."""
+    pair = login(user)
+
+    response = logout(api, token)
+
+    assert (response.status_code, response.content) == (HTTPStatus.NO_CONTENT, b"")
+    assert_alive(api, pair)
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        pytest.param(
+            "r" * (REFRESH_MAX + 1),
+            f"String should have at most {REFRESH_MAX} characters",
+            id="past-the-length-limit",
+        ),
+        pytest.param(
+            "rt1_\ud800",
+            "Input should be a valid string, unable to parse raw data as a unicode string",
+            id="lone-surrogate",
+        ),
+    ],
+)
+def test_logout_refuses_what_is_no_unicode_string_or_no_token_length(api, token, message):
+    """Attack: a logout body of kilobytes, or a lone surrogate (no Unicode string at all).
+    Expected: 400 invalid_request naming the field: a malformed request, not a bad token."""
+    response = logout(api, token)
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json() == {
+        "detail": "Invalid request.",
+        "code": "invalid_request",
+        "errors": [{"field": "refresh", "message": message}],
+    }

@@ -46,3 +46,58 @@ def test_swagger_ui_and_its_assets_are_served_without_debug(api, settings):
         response = api.get(asset)
         assert response.status_code == HTTPStatus.OK, asset
         assert b"".join(response.streaming_content)
+
+
+EMAIL = {"type": "string", "format": "email", "minLength": 1, "maxLength": 254}
+PASSWORD = {"type": "string", "minLength": 1, "maxLength": 4096}
+REFRESH_TOKEN = {"type": "string", "maxLength": 2048, "pattern": "^rt1_[A-Za-z0-9_-]+$"}
+CONSTRAINTS = {
+    "RegisterIn": {"email": EMAIL, "password": PASSWORD},
+    "LoginIn": {"email": EMAIL, "password": PASSWORD},
+    "RefreshIn": {"refresh": REFRESH_TOKEN},
+    # RFC 7009: logout answers 204 for any string, so it states (and checks) only a length.
+    "LogoutIn": {"refresh": {"type": "string", "maxLength": 2048}},
+    "PasswordChangeIn": {"current_password": PASSWORD, "new_password": PASSWORD},
+}
+SESSION_ID = {"type": "string", "minLength": 32, "maxLength": 32, "pattern": "^[0-9a-f]{32}$"}
+CONSTRAINT_KEYWORDS = {"type", "format", "minLength", "maxLength", "pattern"}
+
+
+def _input_schemas(schema: dict) -> set[str]:
+    return {
+        operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
+        for methods in schema["paths"].values()
+        for operation in methods.values()
+        if "requestBody" in operation
+    }
+
+
+def test_every_input_property_states_its_constraints(api):
+    """A client or a fuzzer reads from the schema what the service refuses: every property of
+    every request body has its type, lengths, and format or pattern where one applies."""
+    schema = api.get("/api/openapi.json").json()
+    components = schema["components"]["schemas"]
+
+    assert _input_schemas(schema) == set(CONSTRAINTS)
+    for name, expected in CONSTRAINTS.items():
+        properties = components[name]["properties"]
+        stated = {
+            field: {k: v for k, v in spec.items() if k in CONSTRAINT_KEYWORDS}
+            for field, spec in properties.items()
+        }
+        assert stated == expected, name
+        assert all("maxLength" in spec for spec in properties.values()), name
+
+
+def test_every_path_parameter_states_its_constraints(api):
+    schema = api.get("/api/openapi.json").json()
+    parameters = [
+        parameter
+        for methods in schema["paths"].values()
+        for operation in methods.values()
+        for parameter in operation.get("parameters", [])
+    ]
+
+    assert [(p["name"], p["in"]) for p in parameters] == [("session_id", "path")]
+    stated = {k: v for k, v in parameters[0]["schema"].items() if k in CONSTRAINT_KEYWORDS}
+    assert stated == SESSION_ID

@@ -24,6 +24,12 @@ from tests.helpers import (
 pytestmark = pytest.mark.django_db
 
 CHANGE = "/api/password/change/"
+UNSAFE_TEXT = "Must not contain NUL, control characters or lone surrogates."
+UNSAFE = [
+    pytest.param("\x00", id="nul"),
+    pytest.param("\ud800", id="lone-surrogate"),
+    pytest.param("\x1b", id="escape"),
+]
 
 
 def _change(api, access, current, new, **fields):
@@ -103,3 +109,29 @@ def test_password_change_refuses_unknown_fields(api, user, login, password):
     }
     assert not User.objects.get(pk=user.pk).is_staff
     assert User.objects.get(pk=user.pk).check_password(password)
+
+
+@pytest.mark.parametrize("char", UNSAFE)
+@pytest.mark.parametrize("field", ["current_password", "new_password"])
+def test_password_change_refuses_nul_control_characters_and_lone_surrogates(
+    api, user, login, password, settings, field, char
+):
+    """Attack: a NUL, a lone surrogate (sent as the JSON escape) or a control character in the
+    current or new password, which used to reach the hasher and answer 500.
+    Expected: 400 invalid_request naming the field; the password unchanged and the attempt not
+    counted as a failure (with a limit of one, the real change that follows is 200)."""
+    settings.THROTTLE_ACCOUNT_FAILURES = 1
+    caller = login(user)
+    body = {"current_password": password, "new_password": NEW_PASSWORD}
+    body[field] = body[field][:2] + char + body[field][2:]
+
+    response = post_json(api, CHANGE, body, **auth(caller["access"]))
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json() == {
+        "detail": "Invalid request.",
+        "code": "invalid_request",
+        "errors": [{"field": field, "message": UNSAFE_TEXT}],
+    }
+    assert User.objects.get(pk=user.pk).check_password(password)
+    assert _change(api, caller["access"], password, NEW_PASSWORD).status_code == HTTPStatus.OK

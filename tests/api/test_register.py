@@ -22,6 +22,24 @@ pytestmark = pytest.mark.django_db
 REGISTER = "/api/register/"
 EMAIL_TAKEN = {"detail": "An account with this email already exists.", "code": "email_taken"}
 RACERS = 20
+UNSAFE_TEXT = "Must not contain NUL, control characters or lone surrogates."
+# What PostgreSQL cannot store (NUL), what has no UTF-8 form to hash (a lone surrogate), and a
+# control character that has no business in an address or a password.
+UNSAFE = [
+    pytest.param("\x00", id="nul"),
+    pytest.param("\ud800", id="lone-surrogate"),
+    pytest.param("\x1b", id="escape"),
+]
+EMAIL_MAX = 254
+PASSWORD_MAX = 4096
+
+
+def _invalid_request(field: str, message: str) -> dict:
+    return {
+        "detail": "Invalid request.",
+        "code": "invalid_request",
+        "errors": [{"field": field, "message": message}],
+    }
 
 
 def _register(api: Client, email: str, password: str = PASSWORD, **extra):
@@ -112,3 +130,56 @@ def test_twenty_concurrent_registrations_of_one_address_make_one_account(transac
     assert statuses == {HTTPStatus.CREATED: 1, HTTPStatus.CONFLICT: RACERS - 1}
     assert all(body == EMAIL_TAKEN for status, body in results if status == HTTPStatus.CONFLICT)
     assert list(User.objects.values_list("email", flat=True)) == ["race@example.com"]
+
+
+@pytest.mark.parametrize("char", UNSAFE)
+@pytest.mark.parametrize("field", ["email", "password"])
+def test_register_refuses_nul_control_characters_and_lone_surrogates(api, settings, field, char):
+    """Attack: a NUL, a lone surrogate (sent as the JSON escape) or a control character in the
+    email or password, which used to reach PostgreSQL or the hasher and answer 500.
+    Expected: 400 invalid_request naming the field, no user, and the throttle not counting it."""
+    settings.THROTTLE_REGISTER_PER_MINUTE = 1
+    body = {"email": "ada@example.com", "password": PASSWORD}
+    body[field] = body[field][:2] + char + body[field][2:]
+
+    response = post_json(api, REGISTER, body)
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json() == _invalid_request(field, UNSAFE_TEXT)
+    assert not User.objects.exists()
+    assert _register(api, "ada@example.com").status_code == HTTPStatus.CREATED
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        pytest.param(
+            "email",
+            "a" * (EMAIL_MAX - len("@example.com") + 1) + "@example.com",
+            f"String should have at most {EMAIL_MAX} characters",
+            id="email-too-long",
+        ),
+        pytest.param(
+            "password",
+            "p" * (PASSWORD_MAX + 1),
+            f"String should have at most {PASSWORD_MAX} characters",
+            id="password-too-long",
+        ),
+        pytest.param("email", "", "String should have at least 1 character", id="email-empty"),
+    ],
+)
+def test_register_refuses_a_field_past_its_length_before_any_hashing(
+    api, monkeypatch, field, value, message
+):
+    """Attack: a password of megabytes to hash, an address past RFC 5321's limit.
+    Expected: 400 invalid_request naming the field, refused before the service is called."""
+    monkeypatch.setattr("accounts.services.user_register", _never_called)
+
+    response = _register(api, **{"email": "ada@example.com", "password": PASSWORD, field: value})
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json() == _invalid_request(field, message)
+
+
+def _never_called(**kwargs):
+    raise AssertionError("the service must not be reached")

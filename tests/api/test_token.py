@@ -29,6 +29,14 @@ from tests.helpers import login as login_request
 pytestmark = pytest.mark.django_db
 
 ACCESS_SECONDS = 300
+UNSAFE_TEXT = "Must not contain NUL, control characters or lone surrogates."
+UNSAFE = [
+    pytest.param("\x00", id="nul"),
+    pytest.param("\ud800", id="lone-surrogate"),
+    pytest.param("\x1b", id="escape"),
+]
+PASSWORD_MAX = 4096
+REFRESH_MAX = 2048
 REFRESH_SECONDS = 86_400
 
 
@@ -147,3 +155,71 @@ def test_a_grace_replay_answers_the_same_refresh_token(api, user, login, time_ma
     again = refresh(api, pair["refresh"])
 
     assert _assert_token_response(again)["refresh"] == rotated["refresh"]
+
+
+def _invalid_request(field: str, message: str) -> dict:
+    return {
+        "detail": "Invalid request.",
+        "code": "invalid_request",
+        "errors": [{"field": field, "message": message}],
+    }
+
+
+@pytest.mark.parametrize("char", UNSAFE)
+@pytest.mark.parametrize("field", ["email", "password"])
+def test_login_refuses_nul_control_characters_and_lone_surrogates(
+    api, user, password, settings, field, char
+):
+    """Attack: a NUL, a lone surrogate (sent as the JSON escape) or a control character in the
+    email or password of a login, which used to reach PostgreSQL, the throttle's hash or the
+    hasher and answer 500. Expected: 400 invalid_request naming the field, not counted by the
+    throttle (the next real login is 200)."""
+    settings.THROTTLE_LOGIN_PER_MINUTE = 1
+    body = {"email": user.email, "password": password}
+    body[field] = body[field][:2] + char + body[field][2:]
+
+    response = post_json(api, "/api/token/", body)
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json() == _invalid_request(field, UNSAFE_TEXT)
+    _assert_token_response(login_request(api, user.email, password))
+
+
+def test_login_checks_a_long_password_and_refuses_a_longer_one_unhashed(api, user, monkeypatch):
+    """Attack: a password of megabytes to make the hasher work. Expected: any password up to
+    4096 characters is checked (401 if wrong); one past it is 400 before any hashing."""
+    checked = login_request(api, user.email, "p" * PASSWORD_MAX)
+    monkeypatch.setattr("accounts.services.user_login", _never_called)
+
+    refused = login_request(api, user.email, "p" * (PASSWORD_MAX + 1))
+
+    assert (checked.status_code, checked.json()) == (HTTPStatus.UNAUTHORIZED, INVALID_CREDENTIALS)
+    assert refused.status_code == HTTPStatus.BAD_REQUEST
+    assert refused.json() == _invalid_request(
+        "password", f"String should have at most {PASSWORD_MAX} characters"
+    )
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        pytest.param("rt1_\x00", UNSAFE_TEXT, id="nul"),
+        pytest.param("rt1_\ud800", UNSAFE_TEXT, id="lone-surrogate"),
+        pytest.param(
+            "rt1_" + "A" * REFRESH_MAX,
+            f"String should have at most {REFRESH_MAX} characters",
+            id="too-long",
+        ),
+    ],
+)
+def test_refresh_refuses_a_token_no_store_can_hold_as_400(api, token, message):
+    """Attack: a refresh token with a NUL or a lone surrogate, or of kilobytes.
+    Expected: 400 invalid_request naming the field (a malformed request, not a bad token)."""
+    response = refresh(api, token)
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json() == _invalid_request("refresh", message)
+
+
+def _never_called(**kwargs):
+    raise AssertionError("the service must not be reached")
