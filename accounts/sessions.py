@@ -12,7 +12,6 @@ as garbage collection only.
 from __future__ import annotations
 
 import logging
-import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -21,6 +20,7 @@ from django.db.models import F
 
 from accounts import selectors, token_store, tokens
 from accounts.audit import Kind, audit_record
+from accounts.clock import now_ms
 from accounts.exceptions import InvalidToken, SessionNotFound, StoreUnavailable, TokenReused
 from accounts.models import User
 from accounts.types import Caller, Principal, Session, TokenPair
@@ -30,27 +30,23 @@ logger = logging.getLogger(__name__)
 _AGENT_MAX = 256
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def _ms(delta: timedelta) -> int:
     return int(delta.total_seconds() * 1000)
 
 
-def _pair(user_id: str, session_id: str, counter: int, *, now_ms: int, until_ms: int) -> TokenPair:
+def _pair(user_id: str, session_id: str, counter: int, *, now: int, until: int) -> TokenPair:
     return TokenPair(
         access=tokens.access_encode(user_id=user_id, session_id=session_id),
         refresh=tokens.refresh_encode(user_id=user_id, session_id=session_id, counter=counter),
         expires_in=int(settings.ACCESS_TOKEN_LIFETIME.total_seconds()),
-        refresh_expires_in=max(0, (until_ms - now_ms) // 1000),
+        refresh_expires_in=max(0, (until - now) // 1000),
         session_id=session_id,
     )
 
 
 def session_start(*, user: User, caller: Caller) -> TokenPair:
     """Open a new session for an authenticated user and return its first token pair."""
-    user_id, session_id, now = str(user.pk), tokens.new_session_id(), _now_ms()
+    user_id, session_id, now = str(user.pk), tokens.new_session_id(), now_ms()
     absolute = now + _ms(settings.SESSION_MAX_LIFETIME)
     expires = min(now + _ms(settings.REFRESH_TOKEN_LIFETIME), absolute)
     token_store.session_create(
@@ -63,7 +59,7 @@ def session_start(*, user: User, caller: Caller) -> TokenPair:
         user_agent=caller.user_agent[:_AGENT_MAX],
         ip=caller.ip,
     )
-    return _pair(user_id, session_id, 0, now_ms=now, until_ms=expires)
+    return _pair(user_id, session_id, 0, now=now, until=expires)
 
 
 def access_authenticate(raw: str) -> Principal:
@@ -75,7 +71,7 @@ def access_authenticate(raw: str) -> Principal:
         user_id=claims.user_id,
         session_id=claims.session_id,
         generation=user.session_generation,
-        now_ms=_now_ms(),
+        now_ms=now_ms(),
     ):
         raise InvalidToken()
     return Principal(user=user, claims=claims)
@@ -89,7 +85,7 @@ def session_refresh(*, refresh: str, caller: Caller) -> TokenPair:
         # The account is inactive or gone: the session ends, so coming back revives nothing.
         token_store.session_end(user_id=user_id, session_id=session_id, generation=-1, now_ms=0)
         raise InvalidToken()
-    now = _now_ms()
+    now = now_ms()
     rotation = token_store.session_rotate(
         user_id=user_id,
         session_id=session_id,
@@ -106,7 +102,7 @@ def session_refresh(*, refresh: str, caller: Caller) -> TokenPair:
         raise TokenReused()
     if rotation.outcome == "missing":
         raise InvalidToken()
-    return _pair(user_id, session_id, rotation.counter, now_ms=now, until_ms=rotation.expires_ms)
+    return _pair(user_id, session_id, rotation.counter, now=now, until=rotation.expires_ms)
 
 
 def session_logout(*, refresh: str, caller: Caller) -> None:
@@ -134,7 +130,7 @@ def _end(user: User, session_id: str) -> bool:
         user_id=str(user.pk),
         session_id=session_id,
         generation=user.session_generation,
-        now_ms=_now_ms(),
+        now_ms=now_ms(),
     )
 
 
@@ -165,5 +161,5 @@ def _purge(user_id: str) -> None:
 def sessions_list(*, user: User) -> list[Session]:
     """The user's live sessions, newest first."""
     return token_store.sessions_list(
-        user_id=str(user.pk), generation=user.session_generation, now_ms=_now_ms()
+        user_id=str(user.pk), generation=user.session_generation, now_ms=now_ms()
     )

@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-import time
 
 from django.conf import settings
 
 from accounts import selectors, token_store
 from accounts.audit import Kind, audit_record
+from accounts.clock import now_ms
 from accounts.exceptions import Throttled
 from accounts.managers import normalize_email
 from accounts.token_store import Backoff, Limit, Pair
@@ -25,10 +25,6 @@ from accounts.types import Caller
 _MINUTE_MS = 60_000
 _SECOND_MS = 1000
 _DAY_MS = 86_400_000
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _digest(value: str) -> str:
@@ -61,7 +57,7 @@ def _per_address(action: str, caller: Caller, limit: int) -> Limit:
 
 
 def _check(limits: list[Limit], pair: Pair | None = None) -> None:
-    wait_ms = token_store.throttle(limits, now_ms=_now_ms(), pair=pair, rules=_rules())
+    wait_ms = token_store.throttle(limits, now_ms=now_ms(), pair=pair, rules=_rules())
     if wait_ms:
         raise Throttled(retry_after=max(1, math.ceil(wait_ms / _SECOND_MS)))
 
@@ -80,7 +76,7 @@ def password_attempt(*, email: str, caller: Caller) -> None:
 def login_failed(*, email: str, caller: Caller) -> None:
     """Count a wrong password of this client on this account; audit a lock it sets off."""
     rules = _rules()
-    strikes = token_store.throttle_failed(_pair(email, caller), rules, now_ms=_now_ms())
+    strikes = token_store.throttle_failed(_pair(email, caller), rules, now_ms=now_ms())
     if strikes.locked:
         window = rules.window_ms // _SECOND_MS
         _audit(Kind.ACCOUNT_LOCKED, email, caller, f"{rules.threshold} failures in {window} s")
@@ -90,7 +86,7 @@ def login_failed(*, email: str, caller: Caller) -> None:
 
 def login_succeeded(*, email: str, caller: Caller) -> None:
     """Forget this client's failures on the account and remember it as known."""
-    token_store.throttle_succeeded(_pair(email, caller), _rules(), now_ms=_now_ms())
+    token_store.throttle_succeeded(_pair(email, caller), _rules(), now_ms=now_ms())
 
 
 def account_unlock(*, email: str, caller: Caller | None = None) -> bool:
