@@ -128,7 +128,6 @@ def flush_redis(host: str, port: int, db: int) -> None:
 
 
 def ours(args: argparse.Namespace, state_dir: str) -> Service:
-    uv = shutil.which("uv") or str(Path.home() / ".local" / "bin" / "uv")
     port = free_port()
     env = base_env() | {
         "DATABASE_URL": f"postgres://postgres@{args.pg_host}:{args.pg_port}/{args.ours_db}",
@@ -147,7 +146,8 @@ def ours(args: argparse.Namespace, state_dir: str) -> Service:
         "ACCESS_LOG": "false",
     }
     env |= parse_env(args.ours_env)
-    py = [uv, "run", "--frozen", "python", "manage.py"]
+    # The interpreter of the project's virtualenv this script runs in (make bench: uv run).
+    py = [sys.executable, "manage.py"]
     return Service(
         "ours",
         [*py, "serve"],
