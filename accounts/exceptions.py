@@ -126,3 +126,11 @@ class KeyConfigurationError(Unavailable):
     default_message = "Signing keys are misconfigured."
     public_message = "Token signing is unavailable."
     logged = True
+
+
+class DatabaseUnavailable(Unavailable):
+    """PostgreSQL did not answer a read of the hot path (the async pool, accounts/pg.py)."""
+
+    code = "database_unavailable"
+    default_message = "Service temporarily unavailable; retry shortly."
+    logged = True

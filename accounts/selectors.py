@@ -7,6 +7,7 @@ import uuid
 
 from django.db import DEFAULT_DB_ALIAS, connection
 
+from accounts import pg
 from accounts.managers import normalize_email
 from accounts.models import User
 
@@ -32,6 +33,18 @@ def user_get_active(*, user_id: str) -> User | None:
     with connection.cursor() as cursor:
         cursor.execute(sql, [pk])
         row = cursor.fetchone()
+    return None if row is None else User.from_db(DEFAULT_DB_ALIAS, names, row)
+
+
+async def user_get_active_async(*, user_id: str) -> User | None:
+    """user_get_active for the event loop: the same read through the async pool (accounts.pg),
+    with no thread hop. PostgreSQL only (the hot path is off on other databases)."""
+    try:
+        pk = uuid.UUID(user_id)
+    except ValueError:
+        return None
+    sql, names = _active_user_sql()
+    row = await pg.fetch_one(sql, [pk])
     return None if row is None else User.from_db(DEFAULT_DB_ALIAS, names, row)
 
 

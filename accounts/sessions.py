@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any, NoReturn
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -23,7 +25,7 @@ from accounts.audit import Kind, audit_record
 from accounts.clock import now_ms
 from accounts.exceptions import InvalidToken, SessionNotFound, StoreUnavailable, TokenReused
 from accounts.models import User
-from accounts.types import Caller, Principal, Session, TokenPair
+from accounts.types import AccessClaims, Caller, Principal, Session, TokenPair
 
 logger = logging.getLogger(__name__)
 
@@ -62,17 +64,40 @@ def session_start(*, user: User, caller: Caller) -> TokenPair:
     return _pair(user_id, session_id, 0, now=now, until=expires)
 
 
+# The two hot operations, authenticate and refresh, come twice: for Django's sync views and,
+# with the same rules and the same storage calls through asyncio clients, for the event loop
+# (api/hotpath.py). Each is: decode (CPU), read the user (PostgreSQL), one Lua step (Redis),
+# then a verdict that both share.
+
+
 def access_authenticate(raw: str) -> Principal:
     """The caller an access token proves: signature, claims, user and session (one PostgreSQL
     read, one Redis round trip)."""
     claims = tokens.access_decode(raw)
     user = selectors.user_get_active(user_id=claims.user_id)
-    if user is None or not token_store.session_is_live(
-        user_id=claims.user_id,
-        session_id=claims.session_id,
-        generation=user.session_generation,
-        now_ms=now_ms(),
-    ):
+    live = user is not None and token_store.session_is_live(**_check_args(claims, user))
+    return _principal(claims, user, live)
+
+
+async def access_authenticate_async(raw: str) -> Principal:
+    """access_authenticate on the event loop."""
+    claims = tokens.access_decode(raw)
+    user = await selectors.user_get_active_async(user_id=claims.user_id)
+    live = user is not None and await token_store.session_is_live_async(**_check_args(claims, user))
+    return _principal(claims, user, live)
+
+
+def _check_args(claims: AccessClaims, user: User) -> dict[str, Any]:
+    return {
+        "user_id": claims.user_id,
+        "session_id": claims.session_id,
+        "generation": user.session_generation,
+        "now_ms": now_ms(),
+    }
+
+
+def _principal(claims: AccessClaims, user: User | None, live: bool) -> Principal:
+    if user is None or not live:
         raise InvalidToken()
     return Principal(user=user, claims=claims)
 
@@ -82,26 +107,57 @@ def session_refresh(*, refresh: str, caller: Caller) -> TokenPair:
     user_id, session_id, counter = tokens.refresh_decode(refresh)
     user = selectors.user_get_active(user_id=user_id)
     if user is None:
-        # The account is inactive or gone: the session ends, so coming back revives nothing.
-        token_store.session_end(user_id=user_id, session_id=session_id, generation=-1, now_ms=0)
-        raise InvalidToken()
-    now = now_ms()
-    rotation = token_store.session_rotate(
-        user_id=user_id,
-        session_id=session_id,
-        counter=counter,
-        generation=user.session_generation,
-        now_ms=now,
-        lifetime_ms=_ms(settings.REFRESH_TOKEN_LIFETIME),
-        grace_ms=_ms(settings.REFRESH_REUSE_GRACE),
-        user_agent=caller.user_agent[:_AGENT_MAX],
-        ip=caller.ip,
-    )
+        _end_orphan(user_id, session_id)
+    args = _rotate_args(user_id, session_id, counter, user, caller)
+    rotation = token_store.session_rotate(**args)
     if rotation.outcome == "reused":
         audit_record(kind=Kind.REFRESH_REUSE, user=user, session_id=session_id, caller=caller)
+    return _rotated(rotation, args)
+
+
+async def session_refresh_async(*, refresh: str, caller: Caller) -> TokenPair:
+    """session_refresh on the event loop (the audit row of a reuse goes to a thread)."""
+    user_id, session_id, counter = tokens.refresh_decode(refresh)
+    user = await selectors.user_get_active_async(user_id=user_id)
+    if user is None:
+        await sync_to_async(_end_orphan)(user_id, session_id)
+    args = _rotate_args(user_id, session_id, counter, user, caller)
+    rotation = await token_store.session_rotate_async(**args)
+    if rotation.outcome == "reused":
+        await sync_to_async(audit_record)(
+            kind=Kind.REFRESH_REUSE, user=user, session_id=session_id, caller=caller
+        )
+    return _rotated(rotation, args)
+
+
+def _end_orphan(user_id: str, session_id: str) -> NoReturn:
+    # The account is inactive or gone: the session ends, so coming back revives nothing.
+    token_store.session_end(user_id=user_id, session_id=session_id, generation=-1, now_ms=0)
+    raise InvalidToken()
+
+
+def _rotate_args(
+    user_id: str, session_id: str, counter: int, user: User, caller: Caller
+) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "session_id": session_id,
+        "counter": counter,
+        "generation": user.session_generation,
+        "now_ms": now_ms(),
+        "lifetime_ms": _ms(settings.REFRESH_TOKEN_LIFETIME),
+        "grace_ms": _ms(settings.REFRESH_REUSE_GRACE),
+        "user_agent": caller.user_agent[:_AGENT_MAX],
+        "ip": caller.ip,
+    }
+
+
+def _rotated(rotation: token_store.Rotation, args: dict[str, Any]) -> TokenPair:
+    if rotation.outcome == "reused":
         raise TokenReused()
     if rotation.outcome == "missing":
         raise InvalidToken()
+    user_id, session_id, now = args["user_id"], args["session_id"], args["now_ms"]
     return _pair(user_id, session_id, rotation.counter, now=now, until=rotation.expires_ms)
 
 

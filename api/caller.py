@@ -1,4 +1,4 @@
-"""Who is calling, read from an HTTP request (the API's and the admin's alike)."""
+"""Who is calling, read from an HTTP request (the API's, the admin's and the hot path's)."""
 
 from __future__ import annotations
 
@@ -13,16 +13,25 @@ _IP_MAX = 64
 
 def caller_ip(request: HttpRequest) -> str:
     """REMOTE_ADDR, or the address the outermost trusted proxy saw (TRUSTED_PROXY_COUNT)."""
-    hops = settings.TRUSTED_PROXY_COUNT
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if hops and forwarded:
-        addresses = [part.strip() for part in forwarded.split(",") if part.strip()]
-        if len(addresses) >= hops:
-            return addresses[-hops][:_IP_MAX]
-    return str(request.META.get("REMOTE_ADDR", ""))[:_IP_MAX]
+    return _ip(forwarded, str(request.META.get("REMOTE_ADDR", "")))
 
 
 def caller_of(request: HttpRequest) -> Caller:
     """The caller of an HTTP request."""
     agent = request.headers.get("User-Agent", "")[:_AGENT_MAX]
     return Caller(user_agent=agent, ip=caller_ip(request))
+
+
+def caller_from(*, forwarded: str, remote: str, agent: str) -> Caller:
+    """The caller from the raw header values (X-Forwarded-For, the peer, User-Agent)."""
+    return Caller(user_agent=agent[:_AGENT_MAX], ip=_ip(forwarded, remote))
+
+
+def _ip(forwarded: str, remote: str) -> str:
+    hops = settings.TRUSTED_PROXY_COUNT
+    if hops and forwarded:
+        addresses = [part.strip() for part in forwarded.split(",") if part.strip()]
+        if len(addresses) >= hops:
+            return addresses[-hops][:_IP_MAX]
+    return remote[:_IP_MAX]

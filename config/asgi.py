@@ -21,14 +21,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # uvicorn workers import this module: in production a failing system check stops them here.
 django.setup(set_prefix=False)
 from accounts.checks import startup_check  # noqa: E402 (needs the app registry)
+from api.hotpath import HotPath  # noqa: E402
 
 startup_check()
 django_application = get_asgi_application(
     threads=env.get_int("ASGI_THREADS", 0, minimum=0),
     stock=env.get_bool("ASGI_STOCK_HANDLER", False),
 )
+# The hot endpoints are answered on the event loop before Django's handler (api/hotpath.py).
 application = edge.EdgeLimits(
-    django_application,
+    HotPath(django_application, enabled=settings.HOT_PATH_ENABLED),
     max_body_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
     timeout=settings.CLIENT_TIMEOUT,
 )

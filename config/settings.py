@@ -213,6 +213,10 @@ THROTTLE_KNOWN_CLIENT_DAYS = env.get_int("THROTTLE_KNOWN_CLIENT_DAYS", 30, minim
 AUDIT_RETENTION_DAYS = env.get_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
 RETRY_AFTER_SECONDS = env.get_int("RETRY_AFTER_SECONDS", 5, minimum=1)
 
+# --- the hot path (api/hotpath.py): me and refresh answered on the event loop, before Django.
+# false: every request goes through Django's handler (the same answers, about twice the CPU).
+HOT_PATH_ENABLED = env.get_bool("HOT_PATH_ENABLED", True)
+
 # --- the edge (config/serving.py, config/edge.py): how much and how slowly a client may send.
 # Seconds a client gets to send a request's headers, and then its body; a slower one is dropped.
 CLIENT_TIMEOUT = env.get_int("CLIENT_TIMEOUT", 10, minimum=1)

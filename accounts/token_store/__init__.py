@@ -4,14 +4,16 @@ The only package that touches Redis. Its functions take and return plain values 
 types; every Redis failure is raised as StoreUnavailable.
 """
 
-from accounts.token_store.connection import client
+from accounts.token_store.connection import async_available, client
 from accounts.token_store.sessions import (
     Rotation,
     ping,
     session_create,
     session_end,
     session_is_live,
+    session_is_live_async,
     session_rotate,
+    session_rotate_async,
     sessions_list,
     sessions_purge,
 )
@@ -33,13 +35,16 @@ __all__ = [
     "Pair",
     "Rotation",
     "Strikes",
+    "async_available",
     "client",
     "pair_keys",
     "ping",
     "session_create",
     "session_end",
     "session_is_live",
+    "session_is_live_async",
     "session_rotate",
+    "session_rotate_async",
     "sessions_list",
     "sessions_purge",
     "throttle",

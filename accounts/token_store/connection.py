@@ -7,8 +7,10 @@ embedded default), which runs the same Lua scripts.
 
 from __future__ import annotations
 
+import asyncio
 import functools
-from collections.abc import Callable
+import weakref
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -17,6 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django_redis.pool import get_connection_factory
+from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
 from accounts.exceptions import StoreUnavailable
@@ -68,12 +71,60 @@ def _embedded_connection() -> type:
 
 
 @functools.cache
-def script(name: str) -> Any:
-    """A Lua script of lua/ registered with the client (EVALSHA, loaded on first use)."""
+def _source(name: str) -> str:
     source = (_LUA / f"{name}.lua").read_text()
     if name in _USES_LIVE:
         source = (_LUA / "live.lua").read_text() + source
-    return client().register_script(source)
+    return source
+
+
+@functools.cache
+def script(name: str) -> Any:
+    """A Lua script of lua/ registered with the client (EVALSHA, loaded on first use)."""
+    return client().register_script(_source(name))
+
+
+# The asyncio client of the hot path (api/hotpath.py): the same server, scripts and time-outs,
+# with no thread hop. A client belongs to the event loop that made it.
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def async_available() -> bool:
+    """Whether there is a Redis server to reach from the event loop (not the embedded store)."""
+    return settings.TOKEN_STORE_URL is not None
+
+
+def async_script(name: str) -> Any:
+    """The Lua script `name` registered with this event loop's asyncio client."""
+    loop = asyncio.get_running_loop()
+    scripts = _async_clients.get(loop)
+    if scripts is None:
+        redis = aioredis.Redis.from_url(
+            str(settings.TOKEN_STORE_URL),
+            socket_connect_timeout=settings.TOKEN_STORE_CONNECT_TIMEOUT,
+            socket_timeout=settings.TOKEN_STORE_TIMEOUT,
+        )
+        scripts = _async_clients[loop] = {"": redis}
+    if name not in scripts:
+        scripts[name] = scripts[""].register_script(_source(name))
+    return scripts[name]
+
+
+def translate_errors_async(
+    func: Callable[P, Awaitable[R]],
+) -> Callable[P, Awaitable[R]]:
+    """translate_errors for coroutines."""
+
+    @functools.wraps(func)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await func(*args, **kwargs)
+        except RedisError as exc:
+            raise StoreUnavailable() from exc
+
+    return wrapper
 
 
 @receiver(setting_changed)
@@ -81,6 +132,7 @@ def _reconnect(*, setting: str, **kwargs: Any) -> None:
     if setting.startswith("TOKEN_STORE"):
         client.cache_clear()
         script.cache_clear()
+        _async_clients.clear()
 
 
 def text(value: Any) -> str:

@@ -9,8 +9,16 @@ by the caller, who read it from PostgreSQL).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from accounts.token_store.connection import client, script, text, translate_errors
+from accounts.token_store.connection import (
+    async_script,
+    client,
+    script,
+    text,
+    translate_errors,
+    translate_errors_async,
+)
 from accounts.types import Session
 
 
@@ -55,6 +63,15 @@ def session_is_live(*, user_id: str, session_id: str, generation: int, now_ms: i
     return bool(script("check")(keys=keys, args=[user_id, now_ms, generation]))
 
 
+@translate_errors_async
+async def session_is_live_async(
+    *, user_id: str, session_id: str, generation: int, now_ms: int
+) -> bool:
+    """session_is_live on the event loop (the asyncio client, no thread hop)."""
+    keys = [_session_key(user_id, session_id)]
+    return bool(await async_script("check")(keys=keys, args=[user_id, now_ms, generation]))
+
+
 @translate_errors
 def session_rotate(
     *,
@@ -70,7 +87,29 @@ def session_rotate(
 ) -> Rotation:
     keys = [_session_key(user_id, session_id), _sessions_key(user_id)]
     args = [user_id, session_id, counter, now_ms, lifetime_ms, grace_ms, generation, user_agent, ip]
-    reply = script("rotate")(keys=keys, args=args)
+    return _rotation(script("rotate")(keys=keys, args=args))
+
+
+@translate_errors_async
+async def session_rotate_async(
+    *,
+    user_id: str,
+    session_id: str,
+    counter: int,
+    generation: int,
+    now_ms: int,
+    lifetime_ms: int,
+    grace_ms: int,
+    user_agent: str,
+    ip: str,
+) -> Rotation:
+    """session_rotate on the event loop (the asyncio client, no thread hop)."""
+    keys = [_session_key(user_id, session_id), _sessions_key(user_id)]
+    args = [user_id, session_id, counter, now_ms, lifetime_ms, grace_ms, generation, user_agent, ip]
+    return _rotation(await async_script("rotate")(keys=keys, args=args))
+
+
+def _rotation(reply: list[Any]) -> Rotation:
     outcome = text(reply[0])
     if outcome in {"rotated", "grace"}:
         return Rotation(outcome, int(reply[1]), int(reply[2]))
