@@ -20,6 +20,8 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django_redis.pool import get_connection_factory
 from redis import asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from accounts.exceptions import StoreUnavailable
@@ -105,6 +107,10 @@ def async_script(name: str) -> Any:
             str(settings.TOKEN_STORE_URL),
             socket_connect_timeout=settings.TOKEN_STORE_CONNECT_TIMEOUT,
             socket_timeout=settings.TOKEN_STORE_TIMEOUT,
+            # Never resend: a rotation that ran before its answer was lost would run twice and
+            # read as reuse (the sync client, django-redis's, does not resend either). The
+            # client retries after its 503, inside the grace window.
+            retry=Retry(NoBackoff(), 0),
         )
         scripts = _async_clients[loop] = {"": redis}
     if name not in scripts:
