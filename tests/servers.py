@@ -46,9 +46,10 @@ class Served:
 
 
 @contextlib.contextmanager
-def served(env: dict[str, str], *, workers: int = 1) -> Iterator[Served]:
-    """Run the service as production does, `manage.py serve`, with `env` over os.environ."""
-    port = free_port()
+def served(env: dict[str, str], *, workers: int = 1, port: int | None = None) -> Iterator[Served]:
+    """Run the service as production does, `manage.py serve`, with `env` over os.environ; on
+    `port` (one picked by free_port(), to restart a server where its clients expect it)."""
+    port = port or free_port()
     full_env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
