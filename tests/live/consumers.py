@@ -7,15 +7,37 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
+import pytest
 import time_machine
 from django.core.management import call_command
 
+from accounts import keys
 from tests.servers import free_port, served
+
+# CI sets it: a consumer whose tool is missing (node, its packages, nginx) fails instead of
+# being skipped, so that a broken CI set-up cannot pass with these tests left out.
+REQUIRED = os.environ.get("CONSUMER_TESTS_REQUIRED") == "1"
+
+
+def require(present: bool, what: str) -> None:
+    """Skip (or in CI, fail) a consumer test whose tool is not installed."""
+    if not present:
+        (pytest.fail if REQUIRED else pytest.skip)(f"{what} (see .ci/run)")
+
+
+def which(binary: str) -> str:
+    path = shutil.which(binary) or ""
+    require(bool(path), f"{binary} is not installed")
+    return path
+
 
 # Groups whose scopes the tokens carry (JWT_GROUP_SCOPES), for the consumers to read.
 GROUP_SCOPES = {"staff": ["users:read", "users:write"]}
@@ -38,6 +60,12 @@ class KeyedService:
             "JWT_ISSUER": self.base,
             "JWT_GROUP_SCOPES": json.dumps(GROUP_SCOPES),
         }
+
+    def signer(self) -> tuple[str, Any]:
+        """(kid, private key) of the signer in the file: to forge tokens whose only flaw is
+        something else than their signature."""
+        keyset = keys.parse_keyset(json.loads(self.keys_file.read_text()))
+        return keyset.signer.kid, keyset.signer.key
 
     @property
     def kids(self) -> list[str]:
