@@ -192,6 +192,11 @@ def jwks() -> dict[str, Any]:
     return keys.keyset().jwks()
 
 
+def signing_algorithms() -> list[str]:
+    """The algorithms of the published keys, sorted (the discovery document lists them)."""
+    return sorted({key.alg for key in keys.keyset().keys.values()})
+
+
 @receiver(setting_changed)
 def _forget(*, setting: str, **kwargs: Any) -> None:
     if setting.startswith("JWT_") or setting in {"ACCESS_TOKEN_LIFETIME", "SECRET_KEY"}:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.http import HttpRequest
 
-from accounts import keys
+from accounts import tokens
 
 JWKS_PATH = "/.well-known/jwks.json"
 # The client-credentials endpoints (issue 11, items 2 and 3).
@@ -49,9 +49,7 @@ def metadata(base: str) -> dict[str, Any]:
         "scopes_supported": scopes_supported(),
         # Not registered by RFC 8414: the algorithms of the access tokens' signatures (every
         # key of the JWKS names its own `alg`). Verifiers pin theirs, never read it from a token.
-        "access_token_signing_alg_values_supported": sorted(
-            {key.alg for key in keys.keyset().keys.values()}
-        ),
+        "access_token_signing_alg_values_supported": tokens.signing_algorithms(),
     }
 
 
