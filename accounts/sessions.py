@@ -12,6 +12,7 @@ as garbage collection only.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, NoReturn
 
@@ -36,9 +37,17 @@ def _ms(delta: timedelta) -> int:
     return int(delta.total_seconds() * 1000)
 
 
-def _pair(user_id: str, session_id: str, counter: int, *, now: int, until: int) -> TokenPair:
+def _pair(
+    user_id: str,
+    session_id: str,
+    counter: int,
+    *,
+    now: int,
+    until: int,
+    roles: Sequence[str] | None = None,
+) -> TokenPair:
     return TokenPair(
-        access=tokens.access_encode(user_id=user_id, session_id=session_id),
+        access=tokens.access_encode(user_id=user_id, session_id=session_id, roles=roles),
         refresh=tokens.refresh_encode(user_id=user_id, session_id=session_id, counter=counter),
         expires_in=int(settings.ACCESS_TOKEN_LIFETIME.total_seconds()),
         refresh_expires_in=max(0, (until - now) // 1000),
@@ -48,6 +57,7 @@ def _pair(user_id: str, session_id: str, counter: int, *, now: int, until: int) 
 
 def session_start(*, user: User, caller: Caller) -> TokenPair:
     """Open a new session for an authenticated user and return its first token pair."""
+    roles = selectors.user_roles(user=user)  # before the session exists: it may need a query
     user_id, session_id, now = str(user.pk), tokens.new_session_id(), now_ms()
     absolute = now + _ms(settings.SESSION_MAX_LIFETIME)
     expires = min(now + _ms(settings.REFRESH_TOKEN_LIFETIME), absolute)
@@ -61,7 +71,7 @@ def session_start(*, user: User, caller: Caller) -> TokenPair:
         user_agent=caller.user_agent[:_AGENT_MAX],
         ip=caller.ip,
     )
-    return _pair(user_id, session_id, 0, now=now, until=expires)
+    return _pair(user_id, session_id, 0, now=now, until=expires, roles=roles)
 
 
 # The two hot operations, authenticate and refresh, come twice: for Django's sync views and,

@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import jwt
@@ -101,11 +102,24 @@ def _backend() -> _KeySetBackend:
     return _KeySetBackend()
 
 
-def access_encode(*, user_id: str, session_id: str) -> str:
-    """A signed access token of this user's session."""
+def access_encode(*, user_id: str, session_id: str, roles: Sequence[str] | None = None) -> str:
+    """A signed access token of this user's session, with `roles` (the user's group names) and
+    the `scope` JWT_GROUP_SCOPES grants them. An empty claim is left out: RFC 9068 verifiers
+    (Authlib) refuse a blank `roles`."""
     token = AccessToken()
     token.payload.update(sub=user_id, sid=session_id, client_id=settings.JWT_CLIENT_ID)
+    if roles:
+        token.payload["roles"] = list(roles)
+        scope = scope_of(roles)
+        if scope:
+            token.payload["scope"] = scope
     return str(token)
+
+
+def scope_of(roles: Sequence[str]) -> str:
+    """The scope (RFC 8693: space-separated, sorted) that JWT_GROUP_SCOPES grants these roles."""
+    mapping: dict[str, tuple[str, ...]] = settings.JWT_GROUP_SCOPES
+    return " ".join(sorted({scope for role in roles for scope in mapping.get(role, ())}))
 
 
 def access_decode(raw: str) -> AccessClaims:
@@ -123,9 +137,16 @@ def access_decode(raw: str) -> AccessClaims:
 def _verified(raw: str) -> AccessClaims:
     payload = _backend().decode(raw)
     sub, sid, exp = payload.get("sub"), payload.get("sid"), payload.get("exp")
+    roles, scope = payload.get("roles", []), payload.get("scope", "")
     if not (isinstance(sub, str) and isinstance(sid, str) and isinstance(exp, int)):
         raise InvalidToken()
-    return AccessClaims(user_id=sub, session_id=sid, expires_at=exp)
+    if not (isinstance(roles, list) and all(isinstance(role, str) for role in roles)):
+        raise InvalidToken()
+    if not isinstance(scope, str):
+        raise InvalidToken()
+    return AccessClaims(
+        user_id=sub, session_id=sid, expires_at=exp, roles=tuple(roles), scope=scope
+    )
 
 
 def refresh_encode(*, user_id: str, session_id: str, counter: int) -> str:
@@ -169,6 +190,11 @@ def new_session_id() -> str:
 def jwks() -> dict[str, Any]:
     """The public key set other services verify access tokens with."""
     return keys.keyset().jwks()
+
+
+def signing_algorithms() -> list[str]:
+    """The algorithms of the published keys, sorted (the discovery document lists them)."""
+    return sorted({key.alg for key in keys.keyset().keys.values()})
 
 
 @receiver(setting_changed)

@@ -29,11 +29,14 @@ class TokenPair:
 
 @dataclass(frozen=True)
 class AccessClaims:
-    """What a verified access token says: whose it is, of which session, until when."""
+    """What a verified access token says: whose it is, of which session, until when, and the
+    roles and scope it carries (a gateway authorises with them, without a database read)."""
 
     user_id: str
     session_id: str
     expires_at: int  # seconds since the epoch
+    roles: tuple[str, ...] = ()  # the user's group names when the token was issued
+    scope: str = ""  # space-separated scopes JWT_GROUP_SCOPES granted those roles
 
 
 @dataclass(frozen=True)

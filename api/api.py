@@ -15,7 +15,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from accounts import exceptions as domain
 from api.errors import error_body, error_headers
-from api.routers import me, password, sessions, tokens
+from api.routers import me, password, sessions, tokens, verify
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ api = NinjaAPI(
     docs_url="/docs" if settings.API_DOCS_ENABLED else None,
     openapi_url="/openapi.json" if settings.API_DOCS_ENABLED else None,
 )
-for module in (tokens, me, sessions, password):
+for module in (tokens, me, sessions, password, verify):
     api.add_router("/", module.router)
 
 # Every domain error class, and so every subclass, has its status here; a class with none is a

@@ -1,4 +1,5 @@
-"""Plain views outside the API namespace: health and the public key set."""
+"""Plain views outside the API namespace: health, the public key set and the discovery
+document."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.views.decorators.http import require_GET
 
 from accounts import health, tokens
 from accounts.exceptions import AccountsError
+from api import discovery
 from api.errors import error_response
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,19 @@ def jwks(request: HttpRequest) -> HttpResponse:
         document = tokens.jwks()
     except AccountsError as exc:
         logger.error("jwks: %s", exc)
+        return error_response(503, "Key set unavailable.", "key_configuration")
+    response = JsonResponse(document)
+    response["Cache-Control"] = f"public, max-age={settings.JWKS_MAX_AGE}"
+    return response
+
+
+@require_GET
+def authorization_server_metadata(request: HttpRequest) -> HttpResponse:
+    """RFC 8414's document, at both well-known paths; cached like the JWKS."""
+    try:
+        document = discovery.metadata(discovery.base_url(request))
+    except AccountsError as exc:
+        logger.error("discovery: %s", exc)
         return error_response(503, "Key set unavailable.", "key_configuration")
     response = JsonResponse(document)
     response["Cache-Control"] = f"public, max-age={settings.JWKS_MAX_AGE}"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -72,6 +74,32 @@ def get_list(name: str, default: list[str] | None = None) -> list[str]:
     if not raw:
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+# RFC 6749 3.3: a scope token is printable ASCII but space, a double quote and a backslash.
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+
+
+def get_scope_map(name: str) -> dict[str, tuple[str, ...]]:
+    """A JSON object from group names to lists of scope tokens (empty when unset)."""
+    raw = get(name)
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a JSON object: {exc}") from None
+    problem = f'{name} must map group names to lists of scopes, like {{"staff": ["users:read"]}}'
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(problem)
+    mapping: dict[str, tuple[str, ...]] = {}
+    for group, scopes in value.items():
+        if not isinstance(scopes, list) or not all(
+            isinstance(scope, str) and _SCOPE_TOKEN.fullmatch(scope) for scope in scopes
+        ):
+            raise ImproperlyConfigured(f"{problem}; a scope has no space, quote or backslash")
+        mapping[group] = tuple(scopes)
+    return mapping
 
 
 def database(sqlite_path: str) -> tuple[dict[str, Any], bool]:

@@ -181,6 +181,9 @@ JWT_ISSUER = env.get("JWT_ISSUER", "auth-service")
 JWT_AUDIENCE = env.get("JWT_AUDIENCE", "auth-service")
 # The client_id claim of access tokens (RFC 9068): the client they were issued to.
 JWT_CLIENT_ID = env.get("JWT_CLIENT_ID", "auth-service")
+# Scopes granted by group: {"group name": ["scope", ...]}. Access tokens carry the user's group
+# names as `roles` and the union of their groups' scopes as `scope`.
+JWT_GROUP_SCOPES = env.get_scope_map("JWT_GROUP_SCOPES")
 JWT_KEYS = env.get("JWT_KEYS")
 JWT_KEYS_FILE = env.get("JWT_KEYS_FILE")
 JWT_DEV_KEYS_FILE = STATE_DIR / "dev-jwt-keys.json"

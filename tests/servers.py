@@ -46,9 +46,18 @@ class Served:
 
 
 @contextlib.contextmanager
-def served(env: dict[str, str], *, workers: int = 1) -> Iterator[Served]:
-    """Run the service as production does, `manage.py serve`, with `env` over os.environ."""
-    port = free_port()
+def served(env: dict[str, str], *, workers: int = 1, port: int | None = None) -> Iterator[Served]:
+    """Run the service as production does, `manage.py serve`, with `env` over os.environ; on
+    `port` (one picked by free_port(), to restart a server where its clients expect it)."""
+    if port is None:
+        port = free_port()
+    else:
+        # Another server still there would answer the start-up check in this one's place.
+        with (
+            contextlib.suppress(ConnectionRefusedError),
+            socket.create_connection(("127.0.0.1", port), timeout=1),
+        ):
+            raise RuntimeError(f"port {port} is in use: stop the server on it first")
     full_env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",

@@ -512,11 +512,13 @@ def test_an_unreadable_key_set_fails_closed(api, user, password, keyfile):
         content_type="application/json",
     )
     jwks = api.get("/.well-known/jwks.json")
+    discovery = api.get("/.well-known/oauth-authorization-server")
 
     assert login.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     assert login.json() == {"detail": "Token signing is unavailable.", "code": "key_configuration"}
-    assert jwks.status_code == HTTPStatus.SERVICE_UNAVAILABLE
-    assert jwks.json() == {"detail": "Key set unavailable.", "code": "key_configuration"}
+    for document in (jwks, discovery):
+        assert document.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+        assert document.json() == {"detail": "Key set unavailable.", "code": "key_configuration"}
     with pytest.raises(CommandError, match="cannot read"):
         _run("list")
 

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.live.calls import HTTP_TIMEOUT
+from tests.live.consumers import KeyedService
 from tests.servers import uvicorn_server
 
 
@@ -44,3 +45,28 @@ def http(server, transactional_db) -> Iterator[httpx.Client]:
     """An HTTP client of the module's server; the test's rows are committed, then flushed."""
     with httpx.Client(base_url=server, timeout=HTTP_TIMEOUT) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def keyed(server_env, tmp_path_factory) -> KeyedService:
+    """A service as consumers are configured with it: its URL is its issuer, its own key set."""
+    return KeyedService(tmp_path_factory.mktemp("keyed"), server_env)
+
+
+@pytest.fixture(scope="module")
+def keyed_server(keyed) -> Iterator[str]:
+    """That service, started once per module; its base URL (= JWT_ISSUER)."""
+    with keyed.start() as base:
+        yield base
+
+
+@pytest.fixture
+def keyed_http(keyed_server, transactional_db) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=keyed_server, timeout=HTTP_TIMEOUT) as client:
+        yield client
+
+
+@pytest.fixture
+def rotating(server_env, tmp_path, transactional_db) -> KeyedService:
+    """A service of the test's own, whose key the test rotates out (it restarts the service)."""
+    return KeyedService(tmp_path, server_env)

@@ -163,9 +163,10 @@ def store_down(server_env):
 
 @pytest.mark.slow
 def test_redis_down_gives_503_with_retry_after_and_issues_nothing(store_down, transactional_db):
-    """Fault: Redis killed under a running service. Expected: login, refresh and /api/me/ answer
-    503 STORE_UNAVAILABLE with Retry-After; /health/ready 503 naming the token store; no token is
-    issued, no login recorded; registration (throttled in Redis) never answers 500."""
+    """Fault: Redis killed under a running service. Expected: login, refresh, /api/me/ and
+    forward auth answer 503 STORE_UNAVAILABLE with Retry-After; /health/ready 503 naming the
+    token store; no token is issued, no login recorded; registration (throttled in Redis)
+    never answers 500."""
     base, redis = store_down
     with httpx.Client(base_url=base, timeout=HTTP_TIMEOUT) as http:
         body = {"email": unique_email(), "password": PASSWORD}
@@ -184,6 +185,10 @@ def test_redis_down_gives_503_with_retry_after_and_issues_nothing(store_down, tr
         assert_store_down(
             http.get("/api/me/", headers={"Authorization": f"Bearer {pair['access']}"})
         )
+        # Forward auth fails closed too: a gateway gets 503, never a 200 to let a request by.
+        verify = http.get("/api/auth/verify", headers={"Authorization": f"Bearer {pair['access']}"})
+        assert_store_down(verify)
+        assert "X-Auth-User-Id" not in verify.headers
         ready = http.get("/health/ready")
         assert ready.status_code == HTTPStatus.SERVICE_UNAVAILABLE
         assert ready.json() == {

@@ -1,0 +1,48 @@
+"""Forward auth for gateways that do not verify JWTs themselves (NGINX `auth_request`, Traefik
+`ForwardAuth`, Caddy `forward_auth`, Envoy `ext_authz`): the bearer token in, who it is out.
+
+200 with no body and the caller in headers, or 401 with `WWW-Authenticate` (503 when the token
+store cannot answer: fail closed). The roles and scope come from the verified token's claims,
+so answering needs no user read of its own.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from django.http import HttpResponse
+from ninja import Router
+
+from api.auth import AuthedRequest, BearerAuth
+from api.schemas import ErrorOut
+
+router = Router(tags=["forward auth"], auth=BearerAuth())
+
+# Kept as they are in a role: letters, digits and what RFC 9110 allows in a token but the list's
+# comma; anything else (space, comma, %, quotes, non-ASCII) is percent-encoded (RFC 3986).
+_ROLE_SAFE = "!#$&'*+^`|:/@="
+
+
+def roles_header(roles: tuple[str, ...]) -> str:
+    """X-Auth-Roles: the roles comma-separated, each percent-encoded where it must be."""
+    return ",".join(quote(role, safe=_ROLE_SAFE) for role in roles)
+
+
+@router.get(
+    "/auth/verify",
+    response={200: None, 401: ErrorOut, 503: ErrorOut},
+    summary="Forward auth: verify the bearer token",
+)
+def verify(request: AuthedRequest) -> HttpResponse:
+    """200 and no body for a live access token, the caller in `X-Auth-User-Id`,
+    `X-Auth-Session-Id`, `X-Auth-Roles` (comma-separated, percent-encoded) and `X-Auth-Scope`;
+    401 for anything else."""
+    claims = request.auth.claims
+    response = HttpResponse(status=200)
+    del response["Content-Type"]
+    response["X-Auth-User-Id"] = claims.user_id
+    response["X-Auth-Session-Id"] = claims.session_id
+    response["X-Auth-Roles"] = roles_header(claims.roles)
+    response["X-Auth-Scope"] = claims.scope
+    response["Cache-Control"] = "no-store"
+    return response
