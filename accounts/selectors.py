@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from django.contrib.auth.models import Group
 from django.contrib.postgres.aggregates import ArrayAgg
@@ -49,29 +50,54 @@ def user_get_active(*, user_id: str) -> User | None:
     model built from the row (the ORM compiles the same query for 4-6x the CPU); psycopg
     returns the fields' Python types already. Other databases go through the ORM.
     """
-    try:
-        pk = uuid.UUID(user_id)
-    except ValueError:
+    return _read(user_id, roles=False)
+
+
+def user_get_active_with_roles(*, user_id: str) -> User | None:
+    """user_get_active, with the user's group names in the same single query (user_roles()).
+
+    The refresh path's read: a new access token carries the user's roles as they are now.
+    """
+    return _read(user_id, roles=True)
+
+
+async def user_get_active_async(*, user_id: str, roles: bool = False) -> User | None:
+    """user_get_active(_with_roles) for the event loop: the same query through the async pool
+    (accounts.pg), with no thread hop. PostgreSQL only (the hot path is off elsewhere)."""
+    pk = _pk(user_id)
+    if pk is None:
+        return None
+    sql, names = _active_user_with_roles_sql() if roles else _active_user_sql()
+    return _user(await pg.fetch_one(sql, [pk]), names, roles=roles)
+
+
+def _read(user_id: str, *, roles: bool) -> User | None:
+    pk = _pk(user_id)
+    if pk is None:
         return None
     if connection.vendor != "postgresql":
         return User.objects.filter(pk=pk, is_active=True).first()
-    sql, names = _active_user_sql()
+    sql, names = _active_user_with_roles_sql() if roles else _active_user_sql()
     with connection.cursor() as cursor:
         cursor.execute(sql, [pk])
-        row = cursor.fetchone()
-    return None if row is None else User.from_db(DEFAULT_DB_ALIAS, names, row)
+        return _user(cursor.fetchone(), names, roles=roles)
 
 
-async def user_get_active_async(*, user_id: str) -> User | None:
-    """user_get_active for the event loop: the same read through the async pool (accounts.pg),
-    with no thread hop. PostgreSQL only (the hot path is off on other databases)."""
+def _pk(user_id: str) -> uuid.UUID | None:
     try:
-        pk = uuid.UUID(user_id)
+        return uuid.UUID(user_id)
     except ValueError:
         return None
-    sql, names = _active_user_sql()
-    row = await pg.fetch_one(sql, [pk])
-    return None if row is None else User.from_db(DEFAULT_DB_ALIAS, names, row)
+
+
+def _user(row: tuple[Any, ...] | None, names: list[str], *, roles: bool) -> User | None:
+    if row is None:
+        return None
+    if not roles:
+        return User.from_db(DEFAULT_DB_ALIAS, names, row)
+    user = User.from_db(DEFAULT_DB_ALIAS, names, row[:-1])
+    setattr(user, _ROLES, row[-1])
+    return user
 
 
 @functools.cache
@@ -83,28 +109,6 @@ def _active_user_sql() -> tuple[str, list[str]]:
     pk, active = quote("id"), quote("is_active")
     sql = f"SELECT {columns} FROM {table} WHERE {pk} = %s AND {active} LIMIT 1"  # noqa: S608
     return sql, [field.attname for field in fields]
-
-
-def user_get_active_with_roles(*, user_id: str) -> User | None:
-    """user_get_active, with the user's group names in the same single query (user_roles()).
-
-    The refresh path's read: a new access token carries the user's roles as they are now.
-    """
-    try:
-        pk = uuid.UUID(user_id)
-    except ValueError:
-        return None
-    if connection.vendor != "postgresql":
-        return User.objects.filter(pk=pk, is_active=True).first()
-    sql, names = _active_user_with_roles_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [pk])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    user = User.from_db(DEFAULT_DB_ALIAS, names, row[:-1])
-    setattr(user, _ROLES, row[-1])
-    return user
 
 
 @functools.cache

@@ -115,20 +115,20 @@ def _principal(claims: AccessClaims, user: User | None, live: bool) -> Principal
 def session_refresh(*, refresh: str, caller: Caller) -> TokenPair:
     """Rotate a refresh token: of concurrent uses exactly one wins; a replay ends the session."""
     user_id, session_id, counter = tokens.refresh_decode(refresh)
-    user = selectors.user_get_active(user_id=user_id)
+    user = selectors.user_get_active_with_roles(user_id=user_id)
     if user is None:
         _end_orphan(user_id, session_id)
     args = _rotate_args(user_id, session_id, counter, user, caller)
     rotation = token_store.session_rotate(**args)
     if rotation.outcome == "reused":
         audit_record(kind=Kind.REFRESH_REUSE, user=user, session_id=session_id, caller=caller)
-    return _rotated(rotation, args)
+    return _rotated(rotation, args, user)
 
 
 async def session_refresh_async(*, refresh: str, caller: Caller) -> TokenPair:
     """session_refresh on the event loop (the audit row of a reuse goes to a thread)."""
     user_id, session_id, counter = tokens.refresh_decode(refresh)
-    user = await selectors.user_get_active_async(user_id=user_id)
+    user = await selectors.user_get_active_async(user_id=user_id, roles=True)
     if user is None:
         await sync_to_async(_end_orphan)(user_id, session_id)
     args = _rotate_args(user_id, session_id, counter, user, caller)
@@ -137,7 +137,7 @@ async def session_refresh_async(*, refresh: str, caller: Caller) -> TokenPair:
         await sync_to_async(audit_record)(
             kind=Kind.REFRESH_REUSE, user=user, session_id=session_id, caller=caller
         )
-    return _rotated(rotation, args)
+    return _rotated(rotation, args, user)
 
 
 def _end_orphan(user_id: str, session_id: str) -> NoReturn:
@@ -162,13 +162,16 @@ def _rotate_args(
     }
 
 
-def _rotated(rotation: token_store.Rotation, args: dict[str, Any]) -> TokenPair:
+def _rotated(rotation: token_store.Rotation, args: dict[str, Any], user: User) -> TokenPair:
     if rotation.outcome == "reused":
         raise TokenReused()
     if rotation.outcome == "missing":
         raise InvalidToken()
     user_id, session_id, now = args["user_id"], args["session_id"], args["now_ms"]
-    return _pair(user_id, session_id, rotation.counter, now=now, until=rotation.expires_ms)
+    roles = selectors.user_roles(user=user)  # read with the user: the roles as they are now
+    return _pair(
+        user_id, session_id, rotation.counter, now=now, until=rotation.expires_ms, roles=roles
+    )
 
 
 def session_logout(*, refresh: str, caller: Caller) -> None:

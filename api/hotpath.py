@@ -1,6 +1,7 @@
 """The hot endpoints, answered on the event loop in front of Django's handler.
 
-`GET /api/me/` and `POST /api/token/refresh/` are most of the traffic. Through Django's ASGI
+`GET /api/me/`, `GET /api/auth/verify` (forward auth) and `POST /api/token/refresh/` are most
+of the traffic. Through Django's ASGI
 handler each costs about 1 ms of CPU before any work: the request and response objects, the
 middleware chain, the `request_started`/`request_finished` signals and their thread hops, and
 Ninja's own dispatch. Here the same requests are answered straight from ASGI, with the same
@@ -29,10 +30,11 @@ from pydantic import ValidationError
 
 from accounts import pg, sessions, token_store
 from accounts.exceptions import AccountsError, InvalidToken
-from accounts.types import Caller, TokenPair
+from accounts.types import Caller, Principal, TokenPair
 from api.api import api, domain_error_answer
 from api.caller import caller_from
 from api.errors import error_body
+from api.routers.verify import roles_header
 from api.schemas import MeOut, RefreshIn, TokenOut
 
 logger = logging.getLogger(__name__)
@@ -120,11 +122,29 @@ class Request:
 
 async def me(request: Request) -> Answer:
     """GET /api/me/ (api/routers/me.py)."""
+    principal = await _authenticate(request)
+    return HTTPStatus.OK, MeOut.from_orm(principal.user).model_dump(), []
+
+
+async def verify(request: Request) -> Answer:
+    """GET /api/auth/verify (api/routers/verify.py): no body, the caller in headers."""
+    claims = (await _authenticate(request)).claims
+    headers = [
+        (b"x-auth-user-id", claims.user_id.encode()),
+        (b"x-auth-session-id", claims.session_id.encode()),
+        (b"x-auth-roles", roles_header(claims.roles).encode()),
+        (b"x-auth-scope", claims.scope.encode()),
+        (b"cache-control", b"no-store"),
+    ]
+    return HTTPStatus.OK, None, headers
+
+
+async def _authenticate(request: Request) -> Principal:
+    """BearerAuth (api/auth.py): no bearer token is an invalid one."""
     scheme, _, token = request.header(b"authorization").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise InvalidToken()
-    principal = await sessions.access_authenticate_async(token.strip())
-    return HTTPStatus.OK, MeOut.from_orm(principal.user).model_dump(), []
+    return await sessions.access_authenticate_async(token.strip())
 
 
 async def token_refresh(request: Request) -> Answer:
@@ -151,6 +171,7 @@ def token_body(pair: TokenPair) -> dict[str, Any]:
 
 ROUTES: dict[tuple[str, str], Callable[[Request], Awaitable[Answer]]] = {
     ("GET", "/api/me/"): me,
+    ("GET", "/api/auth/verify"): verify,
     ("POST", "/api/token/refresh/"): token_refresh,
 }
 
@@ -163,6 +184,9 @@ class HotPath:
         self.enabled = enabled
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
         route = ROUTES.get((scope.get("method", ""), scope.get("path", "")))
         if route is None or scope["type"] != "http" or not self._serves():
             await self.app(scope, receive, send)
@@ -188,6 +212,25 @@ class HotPath:
         return self.enabled and pg.available() and token_store.async_available()
 
 
+async def _lifespan(receive: Receive, send: Send) -> None:
+    """ASGI lifespan: at shutdown the worker's asyncio pool and client are closed (an open
+    psycopg pool would hold the event loop, and so the worker, from ending)."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await close()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def close() -> None:
+    """Close this event loop's asyncio PostgreSQL pool and Redis client."""
+    await pg.close()
+    await token_store.async_close()
+
+
 def _error(exc: AccountsError) -> Answer:
     answer = domain_error_answer(exc)
     if answer is None:
@@ -198,16 +241,15 @@ def _error(exc: AccountsError) -> Answer:
 
 
 async def _send(send: Send, status: int, body: Any, headers: list[tuple[bytes, bytes]]) -> None:
-    content = api.renderer.render(None, body, response_status=status).encode()  # type: ignore[arg-type]
+    content = b""
+    if body is not None:  # forward auth's 200 has no body and no Content-Type, as in Django
+        content = api.renderer.render(None, body, response_status=status).encode()  # type: ignore[arg-type]
+        headers = _content_headers() + headers
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [
-                *_content_headers(),
-                (b"content-length", str(len(content)).encode()),
-                *headers,
-            ],
+            "headers": [(b"content-length", str(len(content)).encode()), *headers],
         }
     )
     await send({"type": "http.response.body", "body": content})

@@ -45,7 +45,8 @@ def uvicorn_options() -> dict[str, Any]:
         "loop": "uvloop",
         "http": HTTP_PROTOCOL,
         "ws": "none",  # no WebSocket endpoint: no upgrade path to attack
-        "lifespan": "off",
+        # api/hotpath.py closes its asyncio pools at shutdown (an open one holds the loop).
+        "lifespan": "on",
         # accounts.context reads X-Forwarded-For itself, and only from TRUSTED_PROXY_COUNT
         # proxies; uvicorn must not rewrite the peer address from it first.
         "proxy_headers": False,

@@ -4,7 +4,7 @@ The only package that touches Redis. Its functions take and return plain values 
 types; every Redis failure is raised as StoreUnavailable.
 """
 
-from accounts.token_store.connection import async_available, client
+from accounts.token_store.connection import async_available, async_close, client
 from accounts.token_store.sessions import (
     Rotation,
     ping,
@@ -36,6 +36,7 @@ __all__ = [
     "Rotation",
     "Strikes",
     "async_available",
+    "async_close",
     "client",
     "pair_keys",
     "ping",

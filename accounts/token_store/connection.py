@@ -118,6 +118,13 @@ def async_script(name: str) -> Any:
     return scripts[name]
 
 
+async def async_close() -> None:
+    """Close this event loop's asyncio client (ASGI lifespan shutdown, tests)."""
+    scripts = _async_clients.pop(asyncio.get_running_loop(), None)
+    if scripts is not None:
+        await scripts[""].aclose()
+
+
 def translate_errors_async(
     func: Callable[P, Awaitable[R]],
 ) -> Callable[P, Awaitable[R]]:

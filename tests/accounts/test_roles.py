@@ -114,11 +114,6 @@ def test_user_get_active_with_roles_finds_no_inactive_user():
     assert selectors.user_get_active_with_roles(user_id=str(user.pk)) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="session_refresh still reads user_get_active: it must call "
-    "user_get_active_with_roles and pass roles to _pair (the lead's change, issue 8)",
-)
 def test_a_refreshed_token_carries_the_users_roles_as_they_are_now(
     scoped, caller, start, django_assert_num_queries
 ):
