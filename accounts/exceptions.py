@@ -133,4 +133,5 @@ class DatabaseUnavailable(Unavailable):
 
     code = "database_unavailable"
     default_message = "Service temporarily unavailable; retry shortly."
+    public_message = default_message  # the log gets the driver's error class, the caller not
     logged = True
