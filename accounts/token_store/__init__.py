@@ -4,6 +4,11 @@ The only package that touches Redis. Its functions take and return plain values 
 types; every Redis failure is raised as StoreUnavailable.
 """
 
+from accounts.token_store.clients import (
+    client_token_is_live,
+    client_tokens_end,
+    client_tokens_live,
+)
 from accounts.token_store.connection import client
 from accounts.token_store.sessions import (
     Rotation,
@@ -34,6 +39,9 @@ __all__ = [
     "Rotation",
     "Strikes",
     "client",
+    "client_token_is_live",
+    "client_tokens_end",
+    "client_tokens_live",
     "pair_keys",
     "ping",
     "session_create",
