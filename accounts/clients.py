@@ -66,7 +66,8 @@ def scope_parse(scope: str) -> list[str]:
     return tokens
 
 
-def _checked(name: str, scope: str, audience: str) -> tuple[str, str, str]:
+def client_fields_clean(*, name: str, scope: str, audience: str) -> tuple[str, str, str]:
+    """Name, scope and audience as stored; InvalidInput listing every problem."""
     problems = []
     name = name.strip()
     if not 0 < len(name) <= NAME_MAX:
@@ -75,16 +76,20 @@ def _checked(name: str, scope: str, audience: str) -> tuple[str, str, str]:
     if not _AUDIENCE.match(audience):
         message = "An audience is 1-255 printable ASCII characters, without spaces."
         problems.append({"field": "audience", "message": message})
+    try:
+        scope = " ".join(scope_parse(scope))
+    except InvalidInput as exc:
+        problems += exc.errors
     if problems:
         raise InvalidInput(problems)
-    return name, " ".join(scope_parse(scope)), audience
+    return name, scope, audience
 
 
 def client_create(
     *, name: str, scope: str = "", audience: str = "", actor: User | None = None
 ) -> IssuedSecret:
     """A new active client; its secret is returned once and never stored."""
-    name, scope, audience = _checked(name, scope, audience)
+    name, scope, audience = client_fields_clean(name=name, scope=scope, audience=audience)
     secret = _new_secret()
     client = APIClient.objects.create(
         name=name,
@@ -144,7 +149,7 @@ def client_update(
     *, client: APIClient, name: str, scope: str, audience: str, actor: User | None = None
 ) -> APIClient:
     """Change a client's name, scope or audience; a new scope or audience ends its tokens."""
-    name, scope, audience = _checked(name, scope, audience)
+    name, scope, audience = client_fields_clean(name=name, scope=scope, audience=audience)
     with transaction.atomic():
         locked = APIClient.objects.select_for_update().get(pk=client.pk)
         changed = (locked.scope, locked.audience) != (scope, audience)
