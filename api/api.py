@@ -36,6 +36,7 @@ for module in (tokens, me, sessions, password, oauth):
 STATUS: dict[type[domain.AccountsError], HTTPStatus] = {
     domain.InvalidInput: HTTPStatus.BAD_REQUEST,
     domain.WrongPassword: HTTPStatus.BAD_REQUEST,
+    domain.OAuthError: HTTPStatus.BAD_REQUEST,
     domain.InvalidOAuthRequest: HTTPStatus.BAD_REQUEST,
     domain.UnsupportedGrantType: HTTPStatus.BAD_REQUEST,
     domain.InvalidScope: HTTPStatus.BAD_REQUEST,

@@ -167,17 +167,39 @@ def _blank_is_none(value: object) -> object:
 _Omitted = BeforeValidator(_blank_is_none)
 
 
+def _optional(max_length: int, description: str) -> WithJsonSchema:
+    # A form cannot send null: the schema states a string, which may be left out.
+    return WithJsonSchema({"type": "string", "maxLength": max_length, "description": description})
+
+
+_CREDENTIAL = "client_secret_post only (else HTTP Basic)."
 ClientIdField = Annotated[
     str | None,
-    Field(default=None, max_length=CLIENT_FIELD_MAX, description="client_secret_post only."),
+    Field(max_length=CLIENT_FIELD_MAX),
     _Safe,
     _Omitted,
+    _optional(CLIENT_FIELD_MAX, _CREDENTIAL),
 ]
 ClientSecretField = Annotated[
     str | None,
-    Field(default=None, max_length=CLIENT_FIELD_MAX, description="client_secret_post only."),
+    Field(max_length=CLIENT_FIELD_MAX),
     _Safe,
     _Omitted,
+    _optional(CLIENT_FIELD_MAX, _CREDENTIAL),
+]
+ScopeField = Annotated[
+    str | None,
+    Field(max_length=SCOPE_MAX),
+    _Safe,
+    _Omitted,
+    _optional(SCOPE_MAX, "Space-separated; omitted: every scope the client may have."),
+]
+HintField = Annotated[
+    str | None,
+    Field(max_length=64),
+    _Safe,
+    _Omitted,
+    _optional(64, "access_token or refresh_token (a hint only)."),
 ]
 
 
@@ -188,28 +210,14 @@ class ClientTokenIn(Schema):
         _Safe,
         _Omitted,
     ]
-    scope: Annotated[
-        str | None,
-        Field(
-            default=None,
-            max_length=SCOPE_MAX,
-            description="Space-separated; omitted: every scope the client may have.",
-        ),
-        _Safe,
-        _Omitted,
-    ]
+    scope: ScopeField = None
     client_id: ClientIdField = None
     client_secret: ClientSecretField = None
 
 
 class TokenParamIn(Schema):
     token: Annotated[str, Field(max_length=TOKEN_MAX), _Safe, _Omitted]
-    token_type_hint: Annotated[
-        str | None,
-        Field(default=None, max_length=64, description="access_token or refresh_token"),
-        _Safe,
-        _Omitted,
-    ]
+    token_type_hint: HintField = None
     client_id: ClientIdField = None
     client_secret: ClientSecretField = None
 
