@@ -16,6 +16,7 @@ from tests.helpers import (
     INTROSPECT,
     INVALID_CLIENT,
     REVOKE,
+    STORE_UNAVAILABLE,
     assert_alive,
     assert_dead,
     basic,
@@ -28,6 +29,7 @@ from tests.helpers import (
     post_json,
     sign,
 )
+from tests.servers import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -269,3 +271,16 @@ def test_attack_revocation_with_a_wrong_client_secret_is_401_and_revokes_nothing
     assert response.status_code == HTTPStatus.UNAUTHORIZED
     assert response.json() == INVALID_CLIENT
     assert_alive(api, pair)
+
+
+def test_introspection_fails_closed_without_the_token_store(api, user, login, inspector, settings):
+    """Fault: the token store is down (a closed port). Expected: 503 token_store_unavailable
+    with Retry-After, never an `active` answer a resource server could take for a yes or a no."""
+    pair = login(user)
+    settings.TOKEN_STORE_URL = f"redis://127.0.0.1:{free_port()}/0"
+
+    response = introspect(api, pair["access"], *inspector)
+
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response.json() == STORE_UNAVAILABLE
+    assert response["Retry-After"] == "5"
