@@ -35,6 +35,7 @@ NAME_MAX = 100
 # RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), kept short.
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,64}$")
 _AUDIENCE = re.compile(r"^[\x21-\x7e]{1,255}$")
+_CLIENT_ID = re.compile(r"^svc_[0-9a-f]{24}$")
 # Compared against when the client id is unknown, so that both answers cost the same.
 _NOBODY = hashlib.sha256(b"no such client").hexdigest()
 
@@ -131,16 +132,19 @@ def _secret_matches(client: APIClient | None, secret: str) -> bool:
 def client_authenticate(*, client_id: str, secret: str, caller: Caller) -> APIClient:
     """The active client these credentials prove; InvalidClient (audited, throttled) else."""
     throttling.client_attempt(client_id=client_id, caller=caller)
-    client = client_get(client_id=client_id)
+    # Anything but an id we issue names no client, and is never looked up or stored (a NUL
+    # from an HTTP Basic header is no text PostgreSQL takes).
+    well_formed = bool(_CLIENT_ID.fullmatch(client_id))
+    client = client_get(client_id=client_id) if well_formed else None
     if _secret_matches(client, secret) and client is not None and client.is_active:
         return client
     throttling.client_failed(client_id=client_id, caller=caller)
     reason = "unknown client" if client is None else "wrong secret or disabled"
     audit_record(
         kind=Kind.CLIENT_AUTH_FAILED,
-        client_id=client_id[:64],
+        client_id=client_id if well_formed else "",
         caller=caller,
-        detail=reason,
+        detail=reason if well_formed else "malformed client id",
     )
     raise InvalidClient()
 

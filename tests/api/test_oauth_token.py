@@ -3,6 +3,7 @@ token, both ways of sending credentials, and every way a request is refused, wit
 
 from __future__ import annotations
 
+import base64
 from http import HTTPStatus
 
 import jwt
@@ -141,6 +142,15 @@ def test_attack_wrong_secret_is_401_invalid_client(api, service_account, credent
         pytest.param({"HTTP_AUTHORIZATION": "Basic c3ZjX25vY29sb24="}, id="basic-without-colon"),
         pytest.param({"HTTP_AUTHORIZATION": "Bearer abc"}, id="another-scheme"),
         pytest.param(basic("svc_unknown", "sks_whatever"), id="unknown-client"),
+        pytest.param(basic("svc_" + "0" * 24, "sks_whatever"), id="unknown-well-formed-client"),
+        pytest.param(
+            {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(b"svc\x00:x").decode()},
+            id="basic-with-nul",
+        ),
+        pytest.param(
+            {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(b"\xff\xfe:x").decode()},
+            id="basic-not-utf8",
+        ),
     ],
 )
 def test_attack_missing_or_malformed_credentials_are_401_invalid_client(api, db, headers):
