@@ -79,33 +79,47 @@ def _encoded(value: str) -> str:
     return quote(value.encode("utf-8", "surrogatepass"), safe="")
 
 
-def _form_bodies(fields: list[str], credentials: dict[str, str]) -> st.SearchStrategy[bytes]:
-    value = _slipped | _text | st.sampled_from(["client_credentials", "introspect", ""])
-    pairs = st.lists(st.tuples(st.sampled_from(fields), value), max_size=6)
-    real = st.just(list(credentials.items()))
-    as_form = st.builds(lambda own, more: own + more, real | st.just([]), pairs).map(
-        lambda items: "&".join(f"{_encoded(k)}={_encoded(v)}" for k, v in items).encode()
-    )
-    return as_form | as_form | st.binary(max_size=64)
-
-
-def _client_auth(data: st.DataObject, credentials: dict[str, str]) -> dict[str, str]:
-    kind = data.draw(st.sampled_from(["none", "basic", "odd-basic", "odd"]), label="auth")
-    if kind == "basic":
-        return basic(credentials["client_id"], credentials["client_secret"])
-    if kind == "none":
-        return {}
-    odd = data.draw(_text, label="odd credentials").encode("utf-8", "surrogatepass")
-    if kind == "odd-basic":
-        return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(odd).decode()}
-    return {"HTTP_AUTHORIZATION": odd.decode("latin-1")}
-
-
 def _bodies(fields: list[str]) -> st.SearchStrategy[bytes]:
     every = st.fixed_dictionaries(dict.fromkeys(fields, _slipped | _slipped | _text))
     some = st.fixed_dictionaries({}, optional=dict.fromkeys(fields, _text | _json))
     as_json = (every | every | some | _json).map(lambda value: json.dumps(value).encode())
     return as_json | st.binary(max_size=64)
+
+
+def _form_bodies(fields: list[str], credentials: list[tuple[str, str]]) -> st.SearchStrategy[bytes]:
+    known = st.sampled_from(["client_credentials", "introspect", "read", "introspect read", ""])
+    printable = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=20)
+    value = known | known | printable | _slipped | _text
+    params = [field for field in fields if field not in {"client_id", "client_secret"}]
+    # The grant type half of the time, so that examples get past it to the client and scope.
+    grant = st.just("client_credentials") | value
+    strategies = {field: grant if field == "grant_type" else known | value for field in params}
+    every = st.fixed_dictionaries(strategies).map(lambda d: list(d.items()))
+    # Any of its fields, any number of times (repeats, credentials), in any order.
+    some = st.lists(st.tuples(st.sampled_from(fields), value), max_size=6)
+    as_form = (every | every | some).map(
+        lambda items: "&".join(
+            f"{_encoded(k)}={_encoded(v)}" for k, v in [*credentials, *items]
+        ).encode()
+    )
+    return as_form | as_form | st.binary(max_size=64)
+
+
+def _client_auth(
+    data: st.DataObject, credentials: dict[str, str]
+) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """Headers and form credentials: the real ones by one method, none, or odd ones."""
+    kind = data.draw(st.sampled_from(["form", "basic", "none", "odd-basic", "odd"]), label="auth")
+    if kind == "form":
+        return {}, list(credentials.items())
+    if kind == "basic":
+        return basic(credentials["client_id"], credentials["client_secret"]), []
+    if kind == "none":
+        return {}, []
+    odd = data.draw(_text, label="odd credentials").encode("utf-8", "surrogatepass")
+    if kind == "odd-basic":
+        return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(odd).decode()}, []
+    return {"HTTP_AUTHORIZATION": odd.decode("latin-1")}, []
 
 
 def _bearer(data: st.DataObject, access: Callable[[], str]) -> str | None:
@@ -187,6 +201,6 @@ def _form_request(api, service_account, method, path, operation, data) -> Any:
     # One client per test run of an operation (the database is rolled back after it).
     issued = service_account(scope="introspect read")
     credentials = {"client_id": issued.client.client_id, "client_secret": issued.secret}
-    headers = _client_auth(data, credentials)
-    body = data.draw(_form_bodies(_fields(operation), credentials), label="form body")
+    headers, in_form = _client_auth(data, credentials)
+    body = data.draw(_form_bodies(_fields(operation), in_form), label="form body")
     return getattr(api, method)(path, body, content_type=FORM, **headers)
