@@ -1,4 +1,5 @@
-"""Django admin: users (with their live sessions) and the read-only audit log."""
+"""Django admin: users (with their live sessions), the read-only audit log, and API clients
+(accounts/admin_clients.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from accounts import services, sessions
+from accounts import (
+    admin_clients,  # noqa: F401  (registers the API clients' admin)
+    services,
+    sessions,
+)
 from accounts.audit import Kind, audit_record
 from accounts.exceptions import (
     AccountsError,
@@ -188,9 +193,9 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "kind", "email", "actor_email", "ip", "session_id")
+    list_display = ("created_at", "kind", "email", "client_id", "actor_email", "ip", "session_id")
     list_filter = ("kind", "created_at")
-    search_fields = ("email", "actor_email", "session_id", "ip")
+    search_fields = ("email", "client_id", "actor_email", "session_id", "ip")
     date_hierarchy = "created_at"
     list_select_related = ("user",)
 

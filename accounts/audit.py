@@ -22,6 +22,7 @@ def audit_record(
     caller: Caller | None = None,
     detail: str = "",
     actor: User | None = None,
+    client_id: str = "",
 ) -> AuditEvent:
     """Write one audit row."""
     caller = caller or Caller()
@@ -32,6 +33,7 @@ def audit_record(
         actor=actor,
         actor_email=actor.email[:254] if actor else "",
         session_id=session_id,
+        client_id=client_id,
         ip=_ip_or_none(caller.ip),
         user_agent=caller.user_agent[:256],
         detail=detail[:256],

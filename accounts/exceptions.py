@@ -135,3 +135,45 @@ class DatabaseUnavailable(Unavailable):
     default_message = "Service temporarily unavailable; retry shortly."
     public_message = default_message  # the log gets the driver's error class, the caller not
     logged = True
+
+
+class OAuthError(AccountsError):
+    """An error of the OAuth endpoints: its body adds RFC 6749 section 5.2's `error` fields."""
+
+    def extras(self) -> dict[str, Any]:
+        return {"error": self.code, "error_description": self.detail}
+
+
+class InvalidClient(OAuthError):
+    """Client authentication failed: unknown client, wrong secret, or a disabled client."""
+
+    code = "invalid_client"
+    default_message = "Client authentication failed."
+
+
+class InvalidOAuthRequest(OAuthError):
+    """A parameter is missing, repeated, or credentials came by more than one method."""
+
+    code = "invalid_request"
+    default_message = "Invalid request."
+
+
+class UnsupportedGrantType(OAuthError):
+    """The grant type is not one this service issues tokens for (client_credentials)."""
+
+    code = "unsupported_grant_type"
+    default_message = "Only grant_type=client_credentials is supported."
+
+
+class InvalidScope(OAuthError):
+    """A requested scope is malformed or not one the client may be granted."""
+
+    code = "invalid_scope"
+    default_message = "The requested scope is invalid or not allowed for this client."
+
+
+class InsufficientScope(OAuthError):
+    """The client is authenticated but lacks the scope this endpoint needs."""
+
+    code = "insufficient_scope"
+    default_message = "The client lacks the scope this endpoint requires."

@@ -61,6 +61,13 @@ class AuditEvent(models.Model):
         KEY_ROTATED = "key_rotated", "signing key rotated"
         ACCOUNT_LOCKED = "account_locked", "account locked against unknown clients"
         ACCOUNT_UNLOCKED = "account_unlocked", "account's failed logins cleared"
+        CLIENT_CREATED = "client_created", "API client created"
+        CLIENT_UPDATED = "client_updated", "API client's scope or audience changed"
+        CLIENT_DISABLED = "client_disabled", "API client disabled"
+        CLIENT_ENABLED = "client_enabled", "API client enabled"
+        CLIENT_SECRET_ROTATED = "client_secret_rotated", "API client's secret rotated"
+        CLIENT_TOKEN = "client_token", "API client token issued"
+        CLIENT_AUTH_FAILED = "client_auth_failed", "API client authentication failed"
 
     id = models.BigAutoField(primary_key=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -77,6 +84,8 @@ class AuditEvent(models.Model):
     )
     actor_email = models.CharField(max_length=254, blank=True)
     session_id = models.CharField(max_length=64, blank=True)
+    # The API client (service account) the event is about, if any.
+    client_id = models.CharField(max_length=64, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=256, blank=True)
     detail = models.CharField(max_length=256, blank=True)
@@ -86,3 +95,42 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.kind} {self.email}"
+
+
+class APIClient(models.Model):
+    """A service account: a client of the client credentials grant (RFC 6749 4.4).
+
+    Its secret is never stored, only its SHA-256 (accounts/clients.py says why that is enough);
+    after a rotation the previous secret still works until `previous_secret_until`.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    name = models.CharField(max_length=100)
+    client_id = models.CharField(max_length=64, unique=True, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    previous_secret_hash = models.CharField(max_length=64, blank=True, editable=False)
+    previous_secret_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # Space-separated scopes the client may be granted (RFC 6749 3.3); `introspect` lets it
+    # call the introspection endpoint.
+    scope = models.CharField(max_length=1024, blank=True)
+    # The `aud` of its tokens: the service(s) they are meant for.
+    audience = models.CharField(max_length=255)
+    is_active = models.BooleanField(default=True)
+    # The `sid` its tokens carry, live in the token store while it is this one: a new value
+    # ends every token issued before (disable, scope or audience change).
+    token_sid = models.CharField(max_length=32, editable=False)
+    created_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "API client"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.client_id})"
+
+    @property
+    def scopes(self) -> list[str]:
+        return self.scope.split()

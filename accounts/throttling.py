@@ -1,5 +1,5 @@
-"""Limits on login and registration, per client address, per (account, client) and per account
-(counted in Redis; the rules are in README.md, Throttling).
+"""Limits on login, registration and API clients' authentication, per client address, per
+(account, client) and per account (counted in Redis; the rules are in README.md, Throttling).
 
 A client is its address (`Caller.ip`): API clients carry no device cookie. Names in Redis are
 keyed hashes (HMAC with SECRET_KEY), never an email or an address in clear: an unkeyed hash of
@@ -95,6 +95,26 @@ def account_unlock(*, email: str, caller: Caller | None = None) -> bool:
     detail = "failures cleared" if cleared else "no failures counted"
     _audit(Kind.ACCOUNT_UNLOCKED, email, caller or Caller(), detail)
     return cleared
+
+
+def _client_limits(client_id: str, caller: Caller, *, count: bool) -> list[Limit]:
+    limit = settings.THROTTLE_CLIENT_FAILURES_PER_MINUTE
+    return [
+        Limit(f"client:ip:{_digest(caller.ip)}", limit, _MINUTE_MS, count),
+        Limit(f"client:id:{_digest(client_id)}", limit, _MINUTE_MS, count),
+    ]
+
+
+def client_attempt(*, client_id: str, caller: Caller) -> None:
+    """Refuse (Throttled) client authentication from an address, or for a client id, that
+    failed too often this minute; successes are never counted (resource servers introspect
+    often)."""
+    _check(_client_limits(client_id, caller, count=False))
+
+
+def client_failed(*, client_id: str, caller: Caller) -> None:
+    """Count a failed client authentication, for its address and its client id."""
+    token_store.throttle(_client_limits(client_id, caller, count=True), now_ms=now_ms())
 
 
 def register_attempt(*, caller: Caller) -> None:

@@ -65,6 +65,10 @@ class _KeySetBackend(TokenBackend):
 
     def decode(self, token: Any, verify: bool = True) -> dict[str, Any]:
         """The claims of a valid access token; InvalidToken for anything else."""
+        return self.decode_for(token, self.audience)
+
+    def decode_for(self, token: Any, audience: str | None) -> dict[str, Any]:
+        """decode, for `audience`; None: any audience (the claim is still required)."""
         try:
             header = jwt.get_unverified_header(token)
             key = keys.keyset().verifier(header.get("kid"))
@@ -75,10 +79,10 @@ class _KeySetBackend(TokenBackend):
                 token,
                 public,
                 algorithms=[key.alg],
-                audience=self.audience,
+                audience=audience,
                 issuer=self.issuer,
                 leeway=self.get_leeway(),
-                options={"require": _REQUIRED},
+                options={"require": _REQUIRED, "verify_aud": audience is not None},
             )
         except jwt.InvalidTokenError as exc:
             raise InvalidToken() from exc
@@ -147,6 +151,27 @@ def _verified(raw: str) -> AccessClaims:
     return AccessClaims(
         user_id=sub, session_id=sid, expires_at=exp, roles=tuple(roles), scope=scope
     )
+
+
+def client_access_encode(*, client_id: str, session_id: str, scope: str, audience: str) -> str:
+    """A signed access token of a service account (client credentials): `sub` is the client."""
+    token = AccessToken()
+    token.payload.update(sub=client_id, sid=session_id, client_id=client_id, scope=scope)
+    signer = keys.keyset().signer
+    claims = {**token.payload, "iss": settings.JWT_ISSUER, "aud": audience}
+    headers = {"kid": signer.kid, "typ": ACCESS_TYP}
+    return jwt.encode(claims, signer.key, algorithm=signer.alg, headers=headers)
+
+
+def access_inspect(raw: str) -> dict[str, Any]:
+    """Every claim of a valid, unexpired access token of any audience (introspection); the
+    signature is checked every time (no LRU). InvalidToken for anything else."""
+    if len(raw) > _ACCESS_MAX or not raw.isascii():
+        raise InvalidToken()
+    claims = _backend().decode_for(raw, None)
+    if not all(isinstance(claims.get(name), str) for name in ("sub", "sid", "client_id")):
+        raise InvalidToken()
+    return claims
 
 
 def refresh_encode(*, user_id: str, session_id: str, counter: int) -> str:

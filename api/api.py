@@ -15,7 +15,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from accounts import exceptions as domain
 from api.errors import error_body, error_headers
-from api.routers import me, password, sessions, tokens, verify
+from api.routers import me, oauth, password, sessions, tokens, verify
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ api = NinjaAPI(
     docs_url="/docs" if settings.API_DOCS_ENABLED else None,
     openapi_url="/openapi.json" if settings.API_DOCS_ENABLED else None,
 )
-for module in (tokens, me, sessions, password, verify):
+for module in (tokens, me, sessions, password, verify, oauth):
     api.add_router("/", module.router)
 
 # Every domain error class, and so every subclass, has its status here; a class with none is a
@@ -36,6 +36,12 @@ for module in (tokens, me, sessions, password, verify):
 STATUS: dict[type[domain.AccountsError], HTTPStatus] = {
     domain.InvalidInput: HTTPStatus.BAD_REQUEST,
     domain.WrongPassword: HTTPStatus.BAD_REQUEST,
+    domain.OAuthError: HTTPStatus.BAD_REQUEST,
+    domain.InvalidOAuthRequest: HTTPStatus.BAD_REQUEST,
+    domain.UnsupportedGrantType: HTTPStatus.BAD_REQUEST,
+    domain.InvalidScope: HTTPStatus.BAD_REQUEST,
+    domain.InvalidClient: HTTPStatus.UNAUTHORIZED,
+    domain.InsufficientScope: HTTPStatus.FORBIDDEN,
     domain.InvalidCredentials: HTTPStatus.UNAUTHORIZED,
     domain.InvalidToken: HTTPStatus.UNAUTHORIZED,
     domain.SessionNotFound: HTTPStatus.NOT_FOUND,
@@ -96,7 +102,11 @@ def domain_error(request: HttpRequest, exc: domain.AccountsError) -> HttpRespons
 @api.exception_handler(ValidationError)
 def invalid_request(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors = [_field_error(error) for error in exc.errors]
-    body = error_body("Invalid request.", "invalid_request", {"errors": errors})
+    extras: dict[str, Any] = {"errors": errors}
+    if request.path_info.startswith(oauth.PREFIX):
+        # RFC 6749 5.2's fields too, for OAuth clients.
+        extras |= {"error": "invalid_request", "error_description": "Invalid request."}
+    body = error_body("Invalid request.", "invalid_request", extras)
     return _respond(request, HTTPStatus.BAD_REQUEST, body)
 
 

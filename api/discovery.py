@@ -14,6 +14,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from accounts import tokens
+from accounts.clients import INTROSPECT_SCOPE
 
 JWKS_PATH = "/.well-known/jwks.json"
 # The client-credentials endpoints (issue 11, items 2 and 3).
@@ -54,5 +55,7 @@ def metadata(base: str) -> dict[str, Any]:
 
 
 def scopes_supported() -> list[str]:
+    """The scopes users get through their groups, and the one this service itself reads
+    (`introspect`); a client's other scopes are its own, set by staff."""
     mapping: dict[str, tuple[str, ...]] = settings.JWT_GROUP_SCOPES
-    return sorted({scope for scopes in mapping.values() for scope in scopes})
+    return sorted({INTROSPECT_SCOPE, *(scope for scopes in mapping.values() for scope in scopes)})

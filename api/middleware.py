@@ -156,10 +156,14 @@ class RequestGuardMiddleware(_Inline):
             return error_response(413, "Request body too large.", "payload_too_large")
         # A chunked body has no Content-Length, but is a body all the same.
         has_body = length or "HTTP_TRANSFER_ENCODING" in request.META
-        if has_body and (request.content_type or "") != "application/json":
-            return error_response(
-                415, "Send the body as application/json.", "unsupported_media_type"
-            )
+        # The OAuth endpoints take form bodies, as RFC 6749 and 7009 say; the rest is JSON only.
+        expected = (
+            "application/x-www-form-urlencoded"
+            if request.path_info.startswith("/api/oauth/")
+            else "application/json"
+        )
+        if has_body and (request.content_type or "") != expected:
+            return error_response(415, f"Send the body as {expected}.", "unsupported_media_type")
         return None
 
     def process_response(

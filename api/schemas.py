@@ -150,3 +150,103 @@ class SessionOut(Schema):
     user_agent: str
     ip: str
     current: bool = Field(description="Whether this is the session of the calling token.")
+
+
+# --- OAuth 2.0 endpoints (form bodies, RFC 6749 3.2: unknown parameters are ignored, and a
+# parameter sent without a value counts as omitted) -------------------------------------------
+
+TOKEN_MAX = 4096  # any access or refresh token we issue, with room to spare
+CLIENT_FIELD_MAX = 256
+SCOPE_MAX = 1024
+
+
+def _blank_is_none(value: object) -> object:
+    return None if value == "" else value
+
+
+_Omitted = BeforeValidator(_blank_is_none)
+
+
+def _optional(max_length: int, description: str) -> WithJsonSchema:
+    # A form cannot send null: the schema states a string, which may be left out.
+    return WithJsonSchema({"type": "string", "maxLength": max_length, "description": description})
+
+
+_CREDENTIAL = "client_secret_post only (else HTTP Basic)."
+ClientIdField = Annotated[
+    str | None,
+    Field(max_length=CLIENT_FIELD_MAX),
+    _Safe,
+    _Omitted,
+    _optional(CLIENT_FIELD_MAX, _CREDENTIAL),
+]
+ClientSecretField = Annotated[
+    str | None,
+    Field(max_length=CLIENT_FIELD_MAX),
+    _Safe,
+    _Omitted,
+    _optional(CLIENT_FIELD_MAX, _CREDENTIAL),
+]
+ScopeField = Annotated[
+    str | None,
+    Field(max_length=SCOPE_MAX),
+    _Safe,
+    _Omitted,
+    _optional(SCOPE_MAX, "Space-separated; omitted: every scope the client may have."),
+]
+HintField = Annotated[
+    str | None,
+    Field(max_length=64),
+    _Safe,
+    _Omitted,
+    _optional(64, "access_token or refresh_token (a hint only)."),
+]
+
+
+class ClientTokenIn(Schema):
+    grant_type: Annotated[
+        str,
+        Field(max_length=64, description="client_credentials", examples=["client_credentials"]),
+        _Safe,
+        _Omitted,
+    ]
+    scope: ScopeField = None
+    client_id: ClientIdField = None
+    client_secret: ClientSecretField = None
+
+
+class TokenParamIn(Schema):
+    token: Annotated[str, Field(max_length=TOKEN_MAX), _Safe, _Omitted]
+    token_type_hint: HintField = None
+    client_id: ClientIdField = None
+    client_secret: ClientSecretField = None
+
+
+class ClientTokenOut(Schema):
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int = Field(description="Seconds until the access token expires.")
+    scope: str = Field(description="The scopes granted, space-separated.")
+
+
+class IntrospectionOut(Schema):
+    """RFC 7662 2.2: `active` alone when the token is not live."""
+
+    active: bool
+    sub: str | None = None
+    client_id: str | None = None
+    scope: str | None = None
+    exp: int | None = None
+    iat: int | None = None
+    iss: str | None = None
+    aud: str | list[str] | None = None
+    token_type: str | None = None
+    sid: str | None = None
+    jti: str | None = None
+
+
+class OAuthErrorOut(ErrorOut):
+    """The common error shape with RFC 6749 5.2's fields."""
+
+    error: str | None = None
+    error_description: str | None = None

@@ -213,6 +213,12 @@ THROTTLE_ACCOUNT_WINDOW_SECONDS = env.get_int("THROTTLE_ACCOUNT_WINDOW_SECONDS",
 THROTTLE_ACCOUNT_MAX_FAILURES = env.get_int("THROTTLE_ACCOUNT_MAX_FAILURES", 100)
 # Days a client stays known to an account after a login, and failure counts are kept.
 THROTTLE_KNOWN_CLIENT_DAYS = env.get_int("THROTTLE_KNOWN_CLIENT_DAYS", 30, minimum=1)
+# Failed API client authentications (OAuth endpoints) per client address, and per client id,
+# per minute; past it, 429 until the minute is over. Successes are not counted.
+THROTTLE_CLIENT_FAILURES_PER_MINUTE = env.get_int("THROTTLE_CLIENT_FAILURES_PER_MINUTE", 10)
+# Seconds an API client's previous secret keeps working after a rotation (the default of
+# `manage.py clients rotate` and of the admin's rotation).
+CLIENT_SECRET_OVERLAP = timedelta(seconds=env.get_int("CLIENT_SECRET_OVERLAP", 86400))
 AUDIT_RETENTION_DAYS = env.get_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
 RETRY_AFTER_SECONDS = env.get_int("RETRY_AFTER_SECONDS", 5, minimum=1)
 

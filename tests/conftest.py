@@ -88,3 +88,16 @@ def live_server_url(live_env):
 
     with uvicorn_server(live_env) as base:
         yield base
+
+
+@pytest.fixture
+def service_account(db):
+    """Create an API client (service account); returns the client and its secret (shown once)."""
+    from accounts import clients
+
+    def _create(
+        *, scope: str = "read:invoices introspect", audience: str = "billing-api", name="billing"
+    ):
+        return clients.client_create(name=name, scope=scope, audience=audience)
+
+    return _create

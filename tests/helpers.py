@@ -12,6 +12,7 @@ import json
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -157,3 +158,51 @@ def unsigned(claims: dict[str, Any]) -> str:
     """`alg: none`: no signature at all, with the right kid."""
     kid, _ = signer()
     return jwt.encode(claims, None, algorithm="none", headers={"kid": kid, "typ": "at+jwt"})
+
+
+# --- OAuth endpoints (form bodies, client credentials) --------------------------------------
+
+FORM = "application/x-www-form-urlencoded"
+OAUTH_TOKEN, INTROSPECT, REVOKE = (
+    "/api/oauth/token/",
+    "/api/oauth/introspect/",
+    "/api/oauth/revoke/",
+)
+BASIC_CHALLENGE = 'Basic realm="auth-service"'
+
+
+def oauth_error(code: str, description: str) -> dict[str, str]:
+    """RFC 6749 5.2's body, in the service's common shape too."""
+    return {"detail": description, "code": code, "error": code, "error_description": description}
+
+
+INVALID_CLIENT = oauth_error("invalid_client", "Client authentication failed.")
+INSUFFICIENT_SCOPE = oauth_error(
+    "insufficient_scope", "The client lacks the scope this endpoint requires."
+)
+INACTIVE = {"active": False}
+
+
+def basic(client_id: str, secret: str) -> dict[str, str]:
+    """The Authorization header of client_secret_basic (RFC 6749 2.3.1), for the test client."""
+    pair = f"{quote(client_id, safe='')}:{quote(secret, safe='')}".encode()
+    return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(pair).decode()}
+
+
+def post_form(api: Client, path: str, data: dict[str, str], **extra: Any) -> Any:
+    return api.post(path, urlencode(data), content_type=FORM, **extra)
+
+
+def client_token(api: Client, client_id: str, secret: str, **params: str) -> Any:
+    """A client credentials token request, credentials in the form (client_secret_post)."""
+    data = {
+        "grant_type": "client_credentials",
+        "client_id": client_id,
+        "client_secret": secret,
+        **params,
+    }
+    return post_form(api, OAUTH_TOKEN, data)
+
+
+def introspect(api: Client, token: str, client_id: str, secret: str) -> Any:
+    return post_form(api, INTROSPECT, {"token": token}, **basic(client_id, secret))

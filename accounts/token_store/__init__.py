@@ -4,6 +4,11 @@ The only package that touches Redis. Its functions take and return plain values 
 types; every Redis failure is raised as StoreUnavailable.
 """
 
+from accounts.token_store.clients import (
+    client_token_is_live,
+    client_tokens_end,
+    client_tokens_live,
+)
 from accounts.token_store.connection import async_available, async_close, client
 from accounts.token_store.sessions import (
     Rotation,
@@ -38,6 +43,9 @@ __all__ = [
     "async_available",
     "async_close",
     "client",
+    "client_token_is_live",
+    "client_tokens_end",
+    "client_tokens_live",
     "pair_keys",
     "ping",
     "session_create",

@@ -38,7 +38,7 @@ def test_an_issuer_url_is_the_base_of_every_endpoint(api, settings, path):
     assert response.status_code == HTTPStatus.OK
     assert response["Cache-Control"] == f"public, max-age={settings.JWKS_MAX_AGE}"
     assert response.json() == _expected(
-        "https://auth.example.com", "https://auth.example.com", ["users:read", "users:write"]
+        "https://auth.example.com", "https://auth.example.com", ["introspect", "users:read", "users:write"]
     )
 
 
@@ -49,7 +49,7 @@ def test_an_issuer_that_is_no_url_leaves_the_endpoints_to_the_requests_host(api,
 
     response = api.get(PATHS[0], HTTP_HOST="localhost")
 
-    assert response.json() == _expected("auth-service", "http://localhost", [])
+    assert response.json() == _expected("auth-service", "http://localhost", ["introspect"])
 
 
 def test_a_host_outside_allowed_hosts_gets_no_document(api, settings):

@@ -59,6 +59,24 @@ CONSTRAINTS = {
     "LogoutIn": {"refresh": {"type": "string", "maxLength": 2048}},
     "PasswordChangeIn": {"current_password": PASSWORD, "new_password": PASSWORD},
 }
+# The OAuth endpoints take forms (RFC 6749 3.2), stated inline under their path.
+FORM = "application/x-www-form-urlencoded"
+_CREDENTIAL = {"type": "string", "maxLength": 256}
+_CLIENT = {"client_id": _CREDENTIAL, "client_secret": _CREDENTIAL}
+_TOKEN_PARAMS = {
+    "token": {"type": "string", "maxLength": 4096},
+    "token_type_hint": {"type": "string", "maxLength": 64},
+    **_CLIENT,
+}
+FORM_CONSTRAINTS = {
+    "/api/oauth/token/": {
+        "grant_type": {"type": "string", "maxLength": 64},
+        "scope": {"type": "string", "maxLength": 1024},
+        **_CLIENT,
+    },
+    "/api/oauth/introspect/": _TOKEN_PARAMS,
+    "/api/oauth/revoke/": _TOKEN_PARAMS,
+}
 SESSION_ID = {"type": "string", "minLength": 32, "maxLength": 32, "pattern": "^[0-9a-f]{32}$"}
 CONSTRAINT_KEYWORDS = {"type", "format", "minLength", "maxLength", "pattern"}
 
@@ -68,7 +86,16 @@ def _input_schemas(schema: dict) -> set[str]:
         operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
         for methods in schema["paths"].values()
         for operation in methods.values()
-        if "requestBody" in operation
+        if "application/json" in operation.get("requestBody", {}).get("content", {})
+    }
+
+
+def _form_schemas(schema: dict) -> dict[str, dict]:
+    return {
+        path: operation["requestBody"]["content"][FORM]["schema"]["properties"]
+        for path, methods in schema["paths"].items()
+        for operation in methods.values()
+        if FORM in operation.get("requestBody", {}).get("content", {})
     }
 
 
@@ -87,6 +114,14 @@ def test_every_input_property_states_its_constraints(api):
         }
         assert stated == expected, name
         assert all("maxLength" in spec for spec in properties.values()), name
+    forms = _form_schemas(schema)
+    assert set(forms) == set(FORM_CONSTRAINTS)
+    for path, properties in forms.items():
+        stated = {
+            field: {k: v for k, v in spec.items() if k in CONSTRAINT_KEYWORDS}
+            for field, spec in properties.items()
+        }
+        assert stated == FORM_CONSTRAINTS[path], path
 
 
 def test_every_path_parameter_states_its_constraints(api):

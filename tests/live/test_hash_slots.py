@@ -24,17 +24,28 @@ import redis
 from redis.crc import key_slot
 
 import accounts.token_store
-from accounts import services
+from accounts import clients, services
 from accounts.models import User
 from tests.factories import PASSWORD, UserFactory
-from tests.helpers import NEW_PASSWORD, auth, login, logout, me, post_json, refresh, sid_of
+from tests.helpers import (
+    NEW_PASSWORD,
+    auth,
+    client_token,
+    introspect,
+    login,
+    logout,
+    me,
+    post_json,
+    refresh,
+    sid_of,
+)
 from tests.servers import redis_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 READ_TIMEOUT = 10
 # The scripts of accounts/token_store/lua (live.lua is a function prepended to three of them).
-SCRIPTS = {"check", "create", "end", "rotate", "throttle", "throttle_account"}
+SCRIPTS = {"check", "client_live", "create", "end", "rotate", "throttle", "throttle_account"}
 LUA = Path(accounts.token_store.__file__).resolve().parent / "lua"
 SCRIPT_CALLS = {"EVALSHA", "EVAL", "EVALSHA_RO", "EVAL_RO", "FCALL", "FCALL_RO"}
 _LINE = re.compile(r"^\+?(?P<time>\S+) \[(?P<db>\d+) (?P<source>[^\]]+)\] (?P<args>.*)$")
@@ -161,13 +172,25 @@ def _exercise(api, django_capture_on_commit_callbacks) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         services.user_deactivate(user=User.objects.get(email=email))
     assert refresh(api, changed.json()["refresh"]).status_code == HTTPStatus.UNAUTHORIZED
+    _exercise_clients(api)
+
+
+def _exercise_clients(api) -> None:
+    """A service account: a token, its introspection, a failed authentication, a disable."""
+    issued = clients.client_create(name="slots", scope="introspect")
+    cid = issued.client.client_id
+    token = client_token(api, cid, issued.secret).json()["access_token"]
+    assert introspect(api, token, cid, issued.secret).json()["active"] is True
+    assert client_token(api, cid, "sks_wrong").status_code == HTTPStatus.UNAUTHORIZED
+    clients.client_disable(client=issued.client)
 
 
 def test_every_command_keeps_its_keys_in_one_slot_and_scripts_declare_theirs(
     api, watched, django_capture_on_commit_callbacks
 ):
     """Every command of every token-store operation (sessions: create, check, rotate incl.
-    grace and reuse, end, list, purge; throttles of register, login and failed logins):
+    grace and reuse, end, list, purge; throttles of register, login and failed logins; API
+    clients' tokens: live, check, end):
     its keys hash to one slot, and each script touches only the keys it declared."""
     assert {path.stem for path in LUA.glob("*.lua")} - {"live"} == SCRIPTS
     monitor, admin = watched
