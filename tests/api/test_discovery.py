@@ -38,7 +38,9 @@ def test_an_issuer_url_is_the_base_of_every_endpoint(api, settings, path):
     assert response.status_code == HTTPStatus.OK
     assert response["Cache-Control"] == f"public, max-age={settings.JWKS_MAX_AGE}"
     assert response.json() == _expected(
-        "https://auth.example.com", "https://auth.example.com", ["introspect", "users:read", "users:write"]
+        "https://auth.example.com",
+        "https://auth.example.com",
+        ["introspect", "users:read", "users:write"],
     )
 
 
