@@ -190,7 +190,7 @@ class UserAdmin(BaseUserAdmin):
 class AuditEventAdmin(admin.ModelAdmin):
     list_display = ("created_at", "kind", "email", "actor_email", "ip", "session_id")
     list_filter = ("kind", "created_at")
-    search_fields = ("email", "actor_email", "session_id", "ip")
+    search_fields = ("email", "actor_email", "session_id", "ip", "request_id")
     date_hierarchy = "created_at"
     list_select_related = ("user",)
 

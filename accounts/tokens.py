@@ -30,7 +30,7 @@ from django.dispatch import receiver
 from ninja_jwt.backends import TokenBackend
 from ninja_jwt.tokens import Token
 
-from accounts import keys
+from accounts import keys, metrics
 from accounts.exceptions import InvalidToken
 from accounts.types import AccessClaims
 
@@ -105,7 +105,9 @@ def access_encode(*, user_id: str, session_id: str) -> str:
     """A signed access token of this user's session."""
     token = AccessToken()
     token.payload.update(sub=user_id, sid=session_id, client_id=settings.JWT_CLIENT_ID)
-    return str(token)
+    encoded = str(token)
+    metrics.token_issued("access")
+    return encoded
 
 
 def access_decode(raw: str) -> AccessClaims:
@@ -133,6 +135,7 @@ def refresh_encode(*, user_id: str, session_id: str, counter: int) -> str:
     body = uuid.UUID(user_id).bytes + uuid.UUID(session_id).bytes
     body += counter.to_bytes(_COUNTER_BYTES, "big")
     token = body + _mac(body)
+    metrics.token_issued("refresh")
     return _REFRESH_PREFIX + base64.urlsafe_b64encode(token).rstrip(b"=").decode()
 
 

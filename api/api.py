@@ -14,6 +14,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from accounts import exceptions as domain
+from accounts import metrics
 from api.errors import error_body, error_headers
 from api.routers import me, password, sessions, tokens
 
@@ -74,6 +75,8 @@ def domain_error(request: HttpRequest, exc: domain.AccountsError) -> HttpRespons
         return unexpected(request, exc)
     if exc.logged:
         logger.error("%s: %s", exc.code, exc)
+    if isinstance(exc, domain.Unavailable):
+        metrics.unavailable_counted(exc.dependency)
     body = error_body(exc.detail, exc.code, exc.extras())
     return _respond(request, status, body, exc.retry_after)
 
@@ -115,6 +118,7 @@ def too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
 @api.exception_handler(InterfaceError)
 def database_down(request: HttpRequest, exc: DatabaseError) -> HttpResponse:
     logger.error("database unavailable: %s", type(exc).__name__)
+    metrics.unavailable_counted("database")
     body = error_body("Service temporarily unavailable; retry shortly.", "database_unavailable")
     return _respond(request, HTTPStatus.SERVICE_UNAVAILABLE, body)
 

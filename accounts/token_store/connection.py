@@ -8,6 +8,7 @@ embedded default), which runs the same Lua scripts.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -19,6 +20,7 @@ from django.dispatch import receiver
 from django_redis.pool import get_connection_factory
 from redis.exceptions import RedisError
 
+from accounts import metrics
 from accounts.exceptions import StoreUnavailable
 
 P = ParamSpec("P")
@@ -30,14 +32,19 @@ _EMBEDDED_URL = "redis://embedded:6379/0"
 
 
 def translate_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Run `func`, turning any Redis failure into StoreUnavailable (fail closed)."""
+    """Run `func`, turning any Redis failure into StoreUnavailable (fail closed), and time it
+    (the auth_redis_duration_seconds histogram, labelled with the function's name)."""
+    observe = metrics.redis_timer(func.__name__)
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        start = time.perf_counter()
         try:
             return func(*args, **kwargs)
         except RedisError as exc:
             raise StoreUnavailable() from exc
+        finally:
+            observe(time.perf_counter() - start)
 
     return wrapper
 
