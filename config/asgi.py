@@ -14,7 +14,7 @@ import os
 import django
 from django.conf import settings
 
-from config import edge, env
+from config import edge, env, observability
 from config.asgi_handler import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -27,8 +27,10 @@ django_application = get_asgi_application(
     threads=env.get_int("ASGI_THREADS", 0, minimum=0),
     stock=env.get_bool("ASGI_STOCK_HANDLER", False),
 )
-application = edge.EdgeLimits(
-    django_application,
-    max_body_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
-    timeout=settings.CLIENT_TIMEOUT,
+application = observability.instrumented(
+    edge.EdgeLimits(
+        django_application,
+        max_body_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+        timeout=settings.CLIENT_TIMEOUT,
+    )
 )

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -46,8 +47,11 @@ class Served:
 
 
 @contextlib.contextmanager
-def served(env: dict[str, str], *, workers: int = 1) -> Iterator[Served]:
-    """Run the service as production does, `manage.py serve`, with `env` over os.environ."""
+def served(
+    env: dict[str, str], *, workers: int = 1, output: IO[str] | None = None
+) -> Iterator[Served]:
+    """Run the service as production does, `manage.py serve`, with `env` over os.environ;
+    its stdout and stderr go to `output` (a file the caller reads) if given."""
     port = free_port()
     full_env = {
         **os.environ,
@@ -60,7 +64,8 @@ def served(env: dict[str, str], *, workers: int = 1) -> Iterator[Served]:
     }
     cmd = [sys.executable, "manage.py", "serve"]
     # Output goes to a file, not a pipe: a pipe nobody reads fills up and blocks the server.
-    with tempfile.TemporaryFile(mode="w+") as log:
+    sink = contextlib.nullcontext(output) if output else tempfile.TemporaryFile(mode="w+")
+    with sink as log:
         # Its own process group: the workers of a multi-worker server go down with it.
         proc = subprocess.Popen(
             cmd,
