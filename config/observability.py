@@ -109,6 +109,8 @@ class Observed:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), header]
+                if self.traced:  # the server span ends with the response: name it now
+                    _span_named(scope, info)
             await send(message)
 
         token = request_context.begin(info)
@@ -123,8 +125,6 @@ class Observed:
             route = info.route or scope.get("route") or classify(scope["path"])
             duration = time.perf_counter() - start
             metrics.http_observed(route, scope["method"], status, duration)
-            if self.traced:
-                _span_named(scope["method"], route, info.request_id)
             if self.access_log:
                 self._log(scope, proxied, info, route, status, duration)
 
@@ -195,13 +195,14 @@ def _request_id(proposed: bytes | None) -> str:
     return uuid.uuid4().hex
 
 
-def _span_named(method: str, route: str, request_id: str) -> None:
+def _span_named(scope: Scope, info: RequestInfo) -> None:
     from opentelemetry import trace
 
+    route = info.route or scope.get("route") or classify(scope["path"])
     span = trace.get_current_span()
-    span.update_name(f"{method} {route}")
+    span.update_name(f"{scope['method']} {route}")
     span.set_attribute("http.route", route)
-    span.set_attribute("http.request_id", request_id)
+    span.set_attribute("http.request_id", info.request_id)
 
 
 async def _json(
