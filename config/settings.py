@@ -238,6 +238,12 @@ METRICS_ALLOWED_NETWORKS = env.get_networks("METRICS_ALLOWED_NETWORKS") or [
     ipaddress.ip_network("127.0.0.0/8"),
     ipaddress.ip_network("::1/128"),
 ]
+# Where uvicorn's workers keep their metrics (prometheus-client's multiprocess mode): a directory
+# of this service's own, emptied by `manage.py serve` at start. Unset: with more than one
+# worker, serve makes a temporary one. It must exist before prometheus-client is imported.
+PROMETHEUS_MULTIPROC_DIR = env.get("PROMETHEUS_MULTIPROC_DIR")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
 # Traces over OTLP, off unless OpenTelemetry's endpoint variable is set (config/tracing.py).
 TRACING = bool(env.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
 # json: one JSON object per line on stdout (production's default); text: for a terminal.

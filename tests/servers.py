@@ -64,8 +64,8 @@ def served(
     }
     cmd = [sys.executable, "manage.py", "serve"]
     # Output goes to a file, not a pipe: a pipe nobody reads fills up and blocks the server.
-    sink = contextlib.nullcontext(output) if output else tempfile.TemporaryFile(mode="w+")
-    with sink as log:
+    with contextlib.ExitStack() as stack:
+        log = output or stack.enter_context(tempfile.TemporaryFile(mode="w+"))
         # Its own process group: the workers of a multi-worker server go down with it.
         proc = subprocess.Popen(
             cmd,
