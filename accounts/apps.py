@@ -1,13 +1,24 @@
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from django.apps import AppConfig
 from django.conf import settings
 from django.db.backends.signals import connection_created
 
-from accounts import metrics
-from config import tracing
+
+def _metrics_directory() -> None:
+    # prometheus-client opens its files in PROMETHEUS_MULTIPROC_DIR as its metrics are made,
+    # at import: the directory must exist by then. App configs load before any app's modules.
+    if settings.PROMETHEUS_MULTIPROC_DIR:
+        Path(settings.PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+
+
+_metrics_directory()
+
+from accounts import metrics  # noqa: E402 (after the directory exists)
+from config import tracing  # noqa: E402
 
 logger = logging.getLogger(__name__)
 

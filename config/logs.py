@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 from datetime import UTC, datetime
 
 from accounts import request_context
@@ -73,3 +74,12 @@ class TextFormatter(logging.Formatter):
         line = redact(super().format(record))
         extra = " ".join(f"{name}={value}" for name, value in _fields(record).items())
         return f"{line} {extra}" if extra else line
+
+
+def to_stdout() -> None:
+    """Send the console handler's lines to stdout: the server's logs are its output (commands
+    keep logging to stderr, so that what they print stays clean)."""
+    for logger in (logging.getLogger(), logging.getLogger("uvicorn")):
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr:
+                handler.setStream(sys.stdout)

@@ -47,6 +47,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from accounts import metrics, request_context
 from accounts.request_context import RequestInfo
+from config import logs
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -260,7 +261,9 @@ def multiprocess_prepare(workers: int) -> str | None:
 
 
 def instrumented(app: ASGIApp) -> ASGIApp:
-    """`app` with the request metrics, ids and access log; traced when TRACING is on."""
+    """`app` with the request metrics, ids and access log; traced when TRACING is on. The
+    process serves it: its logs go to stdout."""
+    logs.to_stdout()
     wrapped: ASGIApp = Observed(app)
     if settings.TRACING:
         from config import tracing

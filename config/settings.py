@@ -240,10 +240,8 @@ METRICS_ALLOWED_NETWORKS = env.get_networks("METRICS_ALLOWED_NETWORKS") or [
 ]
 # Where uvicorn's workers keep their metrics (prometheus-client's multiprocess mode): a directory
 # of this service's own, emptied by `manage.py serve` at start. Unset: with more than one
-# worker, serve makes a temporary one. It must exist before prometheus-client is imported.
+# worker, serve makes a temporary one (accounts/apps.py creates a missing one).
 PROMETHEUS_MULTIPROC_DIR = env.get("PROMETHEUS_MULTIPROC_DIR")
-if PROMETHEUS_MULTIPROC_DIR:
-    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
 # Traces over OTLP, off unless OpenTelemetry's endpoint variable is set (config/tracing.py).
 TRACING = bool(env.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
 # json: one JSON object per line on stdout (production's default); text: for a terminal.
@@ -259,11 +257,9 @@ LOGGING = {
         "json": {"()": "config.logs.JsonFormatter"},
     },
     "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": LOG_FORMAT,
-            "stream": "ext://sys.stdout",
-        },
+        # stderr, so that a command's output (jwtkeys generate > keys.json) stays clean; the
+        # server's processes move it to stdout (config/logs.py, to_stdout).
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT},
         # A logger with no handler at all falls back to logging.lastResort (stderr, with the
         # traceback): silencing takes a handler that drops everything.
         "drop": {"class": "logging.NullHandler"},
