@@ -14,6 +14,7 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
+from django.urls import Resolver404, resolve
 
 from accounts import request_context
 
@@ -45,7 +46,14 @@ def _note(request: HttpRequest) -> None:
     if request_context.current() is None:
         return
     match = getattr(request, "resolver_match", None)
-    if match is not None and match.route:
+    if match is None:
+        # A middleware answered before URL resolution (415, 413, the admin's 404): the route
+        # the path would have taken, if any.
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return
+    if match.route:
         request_context.route_noted("/" + match.route)
     user = getattr(getattr(request, "auth", None), "user", None)
     if user is not None:

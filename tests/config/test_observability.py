@@ -271,3 +271,17 @@ def test_the_access_log_line_has_the_requests_fields():
     }
     assert record.duration_ms > 0
     assert "secret" not in record.getMessage()
+
+
+def test_a_request_refused_before_url_resolution_keeps_its_route():
+    """RequestGuardMiddleware answers 415 before Django resolves the URL: the label is still
+    the route the path names."""
+    labels = {"route": "/api/token/", "method": "POST", "status": "415"}
+    before = sample(REQUESTS, **labels)
+
+    response = call(
+        observed_app(), "POST", "/api/token/", content=b"x", headers={"Content-Type": "text/plain"}
+    )
+
+    assert response.status_code == HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+    assert sample(REQUESTS, **labels) == before + 1
