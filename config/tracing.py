@@ -3,9 +3,9 @@
 One trace per request: a server span from the ASGI layer (opentelemetry-instrumentation-asgi,
 pure ASGI: no Django middleware, so no thread hop), with a child span per Redis command
 (opentelemetry-instrumentation-redis) and per SQL statement (Django's execute wrapper,
-accounts/apps.py: it sees every statement of every pooled connection, which psycopg's own
-instrumentation misses when Django sets its cursor factory). The context follows the request
-into the threads that run the sync views (asgiref copies it).
+accounts/apps.py, the hook that already times every statement: it sees each one whatever made
+the connection, and patches nothing in psycopg). The context follows the request into the
+threads that run the sync views (asgiref copies it).
 
 The packages are the `otel` extra (`uv sync --extra otel`; the image: `--build-arg
 EXTRAS=otel`). The exporter is OTLP over HTTP, configured by OpenTelemetry's own variables
