@@ -195,7 +195,7 @@ class UserAdmin(BaseUserAdmin):
 class AuditEventAdmin(admin.ModelAdmin):
     list_display = ("created_at", "kind", "email", "client_id", "actor_email", "ip", "session_id")
     list_filter = ("kind", "created_at")
-    search_fields = ("email", "client_id", "actor_email", "session_id", "ip")
+    search_fields = ("email", "client_id", "actor_email", "session_id", "ip", "request_id")
     date_hierarchy = "created_at"
     list_select_related = ("user",)
 

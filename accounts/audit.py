@@ -7,10 +7,22 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from accounts import metrics, request_context
 from accounts.models import AuditEvent, User
 from accounts.types import Caller
 
 Kind = AuditEvent.Kind
+# The kinds that end sessions, and the reason the metrics give for each.
+SESSION_END_REASONS: dict[str, str] = {
+    Kind.LOGOUT: "logout",
+    Kind.SESSION_ENDED: "revoked",
+    Kind.LOGOUT_ALL: "logout_all",
+    Kind.PASSWORD_CHANGED: "password_changed",
+    Kind.USER_DEACTIVATED: "deactivated",
+    Kind.USER_DELETED: "deleted",
+    Kind.REFRESH_REUSE: "reuse",
+}
+metrics.kinds_registered(audit=tuple(Kind.values), session_ends=tuple(SESSION_END_REASONS.values()))
 
 
 def audit_record(
@@ -24,8 +36,11 @@ def audit_record(
     actor: User | None = None,
     client_id: str = "",
 ) -> AuditEvent:
-    """Write one audit row."""
+    """Write one audit row (with the id of the request in progress), and count it."""
     caller = caller or Caller()
+    if user is not None:
+        request_context.user_noted(user.pk)
+    metrics.audit_counted(kind, SESSION_END_REASONS.get(kind))
     return AuditEvent.objects.create(
         kind=kind,
         user=user,
@@ -37,6 +52,7 @@ def audit_record(
         ip=_ip_or_none(caller.ip),
         user_agent=caller.user_agent[:256],
         detail=detail[:256],
+        request_id=request_context.request_id(),
     )
 
 

@@ -100,6 +100,8 @@ class Throttled(AccountsError):
 class Unavailable(AccountsError):
     """A dependency did not answer; nothing was issued or accepted. Retry shortly."""
 
+    dependency = "other"  # the label of the 503 in the metrics
+
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message)
         self.retry_after = settings.RETRY_AFTER_SECONDS
@@ -109,6 +111,7 @@ class StoreUnavailable(Unavailable):
     """The token store (Redis) did not answer."""
 
     code = "token_store_unavailable"
+    dependency = "token_store"
     default_message = "Token service temporarily unavailable; retry shortly."
 
 
@@ -116,6 +119,7 @@ class HasherBusy(Unavailable):
     """Every password-hashing slot is taken; the request was refused rather than queued."""
 
     code = "busy"
+    dependency = "hasher"
     default_message = "Too many logins in progress; retry shortly."
 
 
@@ -123,6 +127,7 @@ class KeyConfigurationError(Unavailable):
     """The signing key set is missing, unreadable or inconsistent."""
 
     code = "key_configuration"
+    dependency = "signing_keys"
     default_message = "Signing keys are misconfigured."
     public_message = "Token signing is unavailable."
     logged = True

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,6 +15,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from accounts import metrics
 from accounts.exceptions import HasherBusy
 
 
@@ -26,11 +28,20 @@ def _slots() -> threading.BoundedSemaphore:
 def hashing_slot() -> Iterator[None]:
     """Hold one of the process's hashing slots for the block, or raise HasherBusy."""
     slots = _slots()
-    if not slots.acquire(timeout=settings.PASSWORD_HASH_WAIT_MS / 1000):
+    metrics.HASHING_WAITING.inc()
+    start = time.perf_counter()
+    try:
+        acquired = slots.acquire(timeout=settings.PASSWORD_HASH_WAIT_MS / 1000)
+    finally:
+        metrics.HASHING_WAITING.dec()
+        metrics.HASHING_WAIT.observe(time.perf_counter() - start)
+    if not acquired:
         raise HasherBusy()
+    metrics.HASHING_IN_USE.inc()
     try:
         yield
     finally:
+        metrics.HASHING_IN_USE.dec()
         slots.release()
 
 

@@ -89,6 +89,8 @@ class AuditEvent(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=256, blank=True)
     detail = models.CharField(max_length=256, blank=True)
+    # X-Request-ID of the request that wrote the row: joins it to the access log and traces.
+    request_id = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -8,9 +8,15 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import selectors, sessions, throttling
+from accounts import metrics, selectors, sessions, throttling
 from accounts.audit import Kind, audit_record
-from accounts.exceptions import EmailTaken, InvalidCredentials, InvalidInput, WrongPassword
+from accounts.exceptions import (
+    EmailTaken,
+    InvalidCredentials,
+    InvalidInput,
+    Throttled,
+    WrongPassword,
+)
 from accounts.hashing import hashing_slot
 from accounts.managers import normalize_email
 from accounts.models import User
@@ -78,12 +84,18 @@ def user_authenticate(*, email: str, password: str, caller: Caller) -> User:
 def user_credentials_check(*, email: str, password: str, caller: Caller) -> User:
     """The user these credentials log in, under the login's throttling (the API's and the
     admin's login alike); failures are audited."""
-    throttling.login_attempt(email=email, caller=caller)
+    try:
+        throttling.login_attempt(email=email, caller=caller)
+    except Throttled:
+        metrics.login_counted("throttled")
+        raise
     try:
         user = user_authenticate(email=email, password=password, caller=caller)
     except InvalidCredentials:
+        metrics.login_counted("failed")
         throttling.login_failed(email=email, caller=caller)
         raise
+    metrics.login_counted("ok")
     throttling.login_succeeded(email=email, caller=caller)
     return user
 

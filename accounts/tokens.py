@@ -31,7 +31,7 @@ from django.dispatch import receiver
 from ninja_jwt.backends import TokenBackend
 from ninja_jwt.tokens import Token
 
-from accounts import keys
+from accounts import keys, metrics
 from accounts.exceptions import InvalidToken
 from accounts.types import AccessClaims
 
@@ -117,7 +117,9 @@ def access_encode(*, user_id: str, session_id: str, roles: Sequence[str] | None 
         scope = scope_of(roles)
         if scope:
             token.payload["scope"] = scope
-    return str(token)
+    encoded = str(token)
+    metrics.token_issued("access")
+    return encoded
 
 
 def scope_of(roles: Sequence[str]) -> str:
@@ -179,6 +181,7 @@ def refresh_encode(*, user_id: str, session_id: str, counter: int) -> str:
     body = uuid.UUID(user_id).bytes + uuid.UUID(session_id).bytes
     body += counter.to_bytes(_COUNTER_BYTES, "big")
     token = body + _mac(body)
+    metrics.token_issued("refresh")
     return _REFRESH_PREFIX + base64.urlsafe_b64encode(token).rstrip(b"=").decode()
 
 

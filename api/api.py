@@ -14,6 +14,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from accounts import exceptions as domain
+from accounts import metrics
 from api.errors import error_body, error_headers
 from api.routers import me, oauth, password, sessions, tokens, verify
 
@@ -83,6 +84,8 @@ def domain_error_answer(
         return None
     if exc.logged:
         logger.error("%s: %s", exc.code, exc)
+    if isinstance(exc, domain.Unavailable):
+        metrics.unavailable_counted(exc.dependency)
     body = error_body(exc.detail, exc.code, exc.extras())
     return status, body, error_headers(status, exc.code, exc.retry_after)
 
@@ -140,6 +143,7 @@ def too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
 @api.exception_handler(InterfaceError)
 def database_down(request: HttpRequest, exc: DatabaseError) -> HttpResponse:
     logger.error("database unavailable: %s", type(exc).__name__)
+    metrics.unavailable_counted("database")
     body = error_body("Service temporarily unavailable; retry shortly.", "database_unavailable")
     return _respond(request, HTTPStatus.SERVICE_UNAVAILABLE, body)
 

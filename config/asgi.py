@@ -14,7 +14,7 @@ import os
 import django
 from django.conf import settings
 
-from config import edge, env
+from config import edge, env, observability
 from config.asgi_handler import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -29,8 +29,10 @@ django_application = get_asgi_application(
     stock=env.get_bool("ASGI_STOCK_HANDLER", False),
 )
 # The hot endpoints are answered on the event loop before Django's handler (api/hotpath.py).
-application = edge.EdgeLimits(
-    HotPath(django_application, enabled=settings.HOT_PATH_ENABLED),
-    max_body_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
-    timeout=settings.CLIENT_TIMEOUT,
+application = observability.instrumented(
+    edge.EdgeLimits(
+        HotPath(django_application, enabled=settings.HOT_PATH_ENABLED),
+        max_body_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+        timeout=settings.CLIENT_TIMEOUT,
+    )
 )

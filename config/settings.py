@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -55,6 +56,8 @@ INSTALLED_APPS = [
 
 # api/middleware.py: no thread hop on the API's path (the admin-only ones run under /admin/).
 MIDDLEWARE = [
+    # First: it sees every answer, and notes the route template for the metrics and the log.
+    "api.route_label.RouteLabelMiddleware",
     "api.middleware.InlineSecurityMiddleware",
     "api.middleware.StaticFiles",
     "corsheaders.middleware.CorsMiddleware",
@@ -241,12 +244,35 @@ ACCESS_LOG = env.get_bool("ACCESS_LOG", True)
 # Django's spooled body (and an upload) never outgrows memory onto disk.
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 
+# --- observability (config/observability.py, docs/operations.md)
+# Who may read GET /metrics (addresses or CIDRs, the client address as TRUSTED_PROXY_COUNT
+# reads it); everyone else gets 404. Default: this host only.
+METRICS_ALLOWED_NETWORKS = env.get_networks("METRICS_ALLOWED_NETWORKS") or [
+    ipaddress.ip_network("127.0.0.0/8"),
+    ipaddress.ip_network("::1/128"),
+]
+# Where uvicorn's workers keep their metrics (prometheus-client's multiprocess mode): a directory
+# of this service's own, emptied by `manage.py serve` at start. Unset: with more than one
+# worker, serve makes a temporary one (accounts/apps.py creates a missing one).
+PROMETHEUS_MULTIPROC_DIR = env.get("PROMETHEUS_MULTIPROC_DIR")
+# Traces over OTLP, off unless OpenTelemetry's endpoint variable is set (config/tracing.py).
+TRACING = bool(env.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+# json: one JSON object per line on stdout (production's default); text: for a terminal.
+LOG_FORMAT = env.get("LOG_FORMAT", "json" if PRODUCTION else "text").lower()
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "text": {"()": "config.logs.TextFormatter"},
+        "json": {"()": "config.logs.JsonFormatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # stderr, so that a command's output (jwtkeys generate > keys.json) stays clean; the
+        # server's processes move it to stdout (config/logs.py, to_stdout).
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT},
         # A logger with no handler at all falls back to logging.lastResort (stderr, with the
         # traceback): silencing takes a handler that drops everything.
         "drop": {"class": "logging.NullHandler"},
@@ -257,5 +283,9 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         # A request for a host outside ALLOWED_HOSTS is answered 400; no traceback for it.
         "django.security.DisallowedHost": {"handlers": ["drop"], "propagate": False},
+        # config/observability.py writes the access log (auth.access), with the request id;
+        # uvicorn's own would be a second, plain line per request.
+        "uvicorn.access": {"handlers": ["drop"], "propagate": False},
+        "uvicorn": {"handlers": ["console"], "propagate": False},
     },
 }

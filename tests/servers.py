@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -46,9 +47,16 @@ class Served:
 
 
 @contextlib.contextmanager
-def served(env: dict[str, str], *, workers: int = 1, port: int | None = None) -> Iterator[Served]:
+def served(
+    env: dict[str, str],
+    *,
+    workers: int = 1,
+    port: int | None = None,
+    output: IO[str] | None = None,
+) -> Iterator[Served]:
     """Run the service as production does, `manage.py serve`, with `env` over os.environ; on
-    `port` (one picked by free_port(), to restart a server where its clients expect it)."""
+    `port` (one picked by free_port(), to restart a server where its clients expect it); its
+    stdout and stderr go to `output` (a file the caller reads) if given."""
     if port is None:
         port = free_port()
     else:
@@ -69,7 +77,8 @@ def served(env: dict[str, str], *, workers: int = 1, port: int | None = None) ->
     }
     cmd = [sys.executable, "manage.py", "serve"]
     # Output goes to a file, not a pipe: a pipe nobody reads fills up and blocks the server.
-    with tempfile.TemporaryFile(mode="w+") as log:
+    with contextlib.ExitStack() as stack:
+        log = output or stack.enter_context(tempfile.TemporaryFile(mode="w+"))
         # Its own process group: the workers of a multi-worker server go down with it.
         proc = subprocess.Popen(
             cmd,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -24,6 +25,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from accounts import metrics
 from accounts.exceptions import StoreUnavailable
 
 P = ParamSpec("P")
@@ -35,14 +37,19 @@ _EMBEDDED_URL = "redis://embedded:6379/0"
 
 
 def translate_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Run `func`, turning any Redis failure into StoreUnavailable (fail closed)."""
+    """Run `func`, turning any Redis failure into StoreUnavailable (fail closed), and time it
+    (the auth_redis_duration_seconds histogram, labelled with the function's name)."""
+    observe = metrics.redis_timer(func.__name__)
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        start = time.perf_counter()
         try:
             return func(*args, **kwargs)
         except RedisError as exc:
             raise StoreUnavailable() from exc
+        finally:
+            observe(time.perf_counter() - start)
 
     return wrapper
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from config import serving
+from config import observability, serving
 
 
 class Command(BaseCommand):
@@ -19,6 +19,8 @@ class Command(BaseCommand):
                 "auth-service: embedded default (SQLite + in-process token store), one worker. "
                 "Set DATABASE_URL and REDIS_URL for real use."
             )
+        # Before the workers start: they inherit the metrics directory they share.
+        observability.multiprocess_prepare(settings.WEB_CONCURRENCY)
         try:
             serving.run()
         except serving.ServeError as exc:
