@@ -137,6 +137,7 @@ class DatabaseUnavailable(Unavailable):
     """PostgreSQL did not answer a read of the hot path (the async pool, accounts/pg.py)."""
 
     code = "database_unavailable"
+    dependency = "database"
     default_message = "Service temporarily unavailable; retry shortly."
     public_message = default_message  # the log gets the driver's error class, the caller not
     logged = True

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
-from accounts import selectors, token_store, tokens
+from accounts import metrics, request_context, selectors, token_store, tokens
 from accounts.audit import Kind, audit_record
 from accounts.clock import now_ms
 from accounts.exceptions import InvalidToken, SessionNotFound, StoreUnavailable, TokenReused
@@ -142,6 +142,7 @@ async def session_refresh_async(*, refresh: str, caller: Caller) -> TokenPair:
 
 def _end_orphan(user_id: str, session_id: str) -> NoReturn:
     # The account is inactive or gone: the session ends, so coming back revives nothing.
+    metrics.refresh_counted("missing")
     token_store.session_end(user_id=user_id, session_id=session_id, generation=-1, now_ms=0)
     raise InvalidToken()
 
@@ -163,6 +164,8 @@ def _rotate_args(
 
 
 def _rotated(rotation: token_store.Rotation, args: dict[str, Any], user: User) -> TokenPair:
+    metrics.refresh_counted(rotation.outcome)
+    request_context.user_noted(user.pk)
     if rotation.outcome == "reused":
         raise TokenReused()
     if rotation.outcome == "missing":

@@ -28,7 +28,7 @@ from typing import Any
 from django.conf import settings
 from pydantic import ValidationError
 
-from accounts import pg, sessions, token_store
+from accounts import pg, request_context, sessions, token_store
 from accounts.exceptions import AccountsError, InvalidToken
 from accounts.types import Caller, Principal, TokenPair
 from api.api import api, domain_error_answer
@@ -36,6 +36,7 @@ from api.caller import caller_from
 from api.errors import error_body
 from api.routers.verify import roles_header
 from api.schemas import MeOut, RefreshIn, TokenOut
+from config.observability import route_set
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +145,9 @@ async def _authenticate(request: Request) -> Principal:
     scheme, _, token = request.header(b"authorization").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise InvalidToken()
-    return await sessions.access_authenticate_async(token.strip())
+    principal = await sessions.access_authenticate_async(token.strip())
+    request_context.user_noted(principal.user.pk)
+    return principal
 
 
 async def token_refresh(request: Request) -> Answer:
@@ -196,6 +199,7 @@ class HotPath:
         except StepAside:
             await self.app(scope, receive, send)
             return
+        route_set(scope, scope["path"])  # each hot route is its own template
         try:
             status, body, headers = await route(request)
         except StepAside:

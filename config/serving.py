@@ -47,7 +47,7 @@ def uvicorn_options() -> dict[str, Any]:
         "ws": "none",  # no WebSocket endpoint: no upgrade path to attack
         # api/hotpath.py closes its asyncio pools at shutdown (an open one holds the loop).
         "lifespan": "on",
-        # accounts.context reads X-Forwarded-For itself, and only from TRUSTED_PROXY_COUNT
+        # api/caller.py reads X-Forwarded-For itself, and only from TRUSTED_PROXY_COUNT
         # proxies; uvicorn must not rewrite the peer address from it first.
         "proxy_headers": False,
         "forwarded_allow_ips": "",
@@ -55,7 +55,11 @@ def uvicorn_options() -> dict[str, Any]:
         "timeout_keep_alive": settings.KEEPALIVE_TIMEOUT,
         "limit_concurrency": settings.LIMIT_CONCURRENCY,
         "backlog": settings.BACKLOG,
-        "access_log": settings.ACCESS_LOG,
+        # config/observability.py writes the access line (ACCESS_LOG), with the request id and
+        # the route template; uvicorn's would only build a record LOGGING drops.
+        "access_log": False,
+        # Django's LOGGING (config/logs.py) formats every process's lines, the supervisor's too.
+        "log_config": None,
         "log_level": "info",
     }
 
