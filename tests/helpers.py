@@ -5,6 +5,7 @@ Tokens are read and forged with PyJWT directly (the service's codec is not used 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -14,6 +15,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import httpx
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -206,3 +208,22 @@ def client_token(api: Client, client_id: str, secret: str, **params: str) -> Any
 
 def introspect(api: Client, token: str, client_id: str, secret: str) -> Any:
     return post_form(api, INTROSPECT, {"token": token}, **basic(client_id, secret))
+
+
+def through_asgi(method: str, path: str, *, hot: bool, **kwargs: Any) -> httpx.Response:
+    """One request through the ASGI application (hot path on or off), in an event loop of its
+    own whose asyncio pool and client are closed before it ends."""
+    from api.hotpath import HotPath, close
+    from config.asgi import django_application
+
+    app = HotPath(django_application, enabled=hot)
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                return await c.request(method, path, **kwargs)
+        finally:
+            await close()
+
+    return asyncio.run(call())

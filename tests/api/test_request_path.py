@@ -8,14 +8,13 @@ import threading
 from http import HTTPStatus
 from typing import Any
 
-import httpx
 import pytest
 from asgiref import sync
 from django.test import AsyncClient
 
 from accounts import hashing
 from tests.factories import PASSWORD, UserFactory
-from tests.helpers import TOKEN_FIELDS, login
+from tests.helpers import TOKEN_FIELDS, login, through_asgi
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -143,25 +142,6 @@ def test_a_login_that_finds_every_hashing_slot_taken_is_refused_not_queued(clien
 # --- the hot path (api/hotpath.py): the whole ASGI application, as uvicorn calls it ----------
 
 
-def _through_asgi(method: str, path: str, *, hot: bool, **kwargs: Any) -> httpx.Response:
-    """One request through the ASGI application (hot path on or off), in an event loop of its
-    own whose asyncio pool and client are closed before it ends."""
-    from api.hotpath import HotPath, close
-    from config.asgi import django_application
-
-    app = HotPath(django_application, enabled=hot)
-
-    async def call() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
-        try:
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-                return await c.request(method, path, **kwargs)
-        finally:
-            await close()
-
-    return _run(call())
-
-
 HOT = [
     ("GET", "/api/me/", "access"),
     ("GET", "/api/auth/verify", "access"),
@@ -177,7 +157,7 @@ def _request(pair: dict[str, Any], method: str, token: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("method", "path", "token"), HOT)
 def test_the_hot_path_answers_with_no_thread_crossing(pair, crossings, method, path, token):
-    response = _through_asgi(method, path, hot=True, **_request(pair, method, token))
+    response = through_asgi(method, path, hot=True, **_request(pair, method, token))
 
     assert response.status_code == HTTPStatus.OK, response.content
     assert crossings == []
@@ -187,7 +167,7 @@ def test_the_hot_path_answers_with_no_thread_crossing(pair, crossings, method, p
 def test_without_the_hot_path_django_answers_with_its_crossings(
     pair, crossings, method, path, token
 ):
-    response = _through_asgi(method, path, hot=False, **_request(pair, method, token))
+    response = through_asgi(method, path, hot=False, **_request(pair, method, token))
 
     assert response.status_code == HTTPStatus.OK, response.content
     assert len(crossings) == API_CROSSINGS, crossings
@@ -198,7 +178,7 @@ def test_a_cors_request_goes_to_django(pair, crossings, settings):
     settings.CORS_ALLOWED_ORIGINS = ["https://app.example.com"]
     headers = {"Authorization": f"Bearer {pair['access']}", "Origin": "https://app.example.com"}
 
-    response = _through_asgi("GET", "/api/me/", hot=True, headers=headers)
+    response = through_asgi("GET", "/api/me/", hot=True, headers=headers)
 
     assert response.status_code == HTTPStatus.OK
     assert response.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
@@ -208,7 +188,7 @@ def test_a_cors_request_goes_to_django(pair, crossings, settings):
 def test_a_refresh_body_it_cannot_read_goes_to_django_whole(pair, crossings):
     """A body that is not the schema's JSON is Django's to refuse, in its words (400), and
     Django gets the body the hot path already read."""
-    response = _through_asgi(
+    response = through_asgi(
         "POST", "/api/token/refresh/", hot=True, json={"refresh": pair["refresh"], "x": 1}
     )
 
