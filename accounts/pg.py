@@ -13,6 +13,7 @@ loops).
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from typing import Any
 
@@ -20,7 +21,9 @@ import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from accounts import metrics
 from accounts.exceptions import DatabaseUnavailable
+from config import tracing
 
 _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncConnectionPool] = (
     weakref.WeakKeyDictionary()
@@ -71,7 +74,20 @@ async def pool() -> AsyncConnectionPool:
 
 
 async def fetch_one(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
-    """The first row of a read, or None; DatabaseUnavailable when PostgreSQL does not answer."""
+    """The first row of a read, or None; DatabaseUnavailable when PostgreSQL does not answer.
+
+    Timed and traced like the statements Django runs (accounts/apps.py's execute wrapper)."""
+    start = time.perf_counter()
+    try:
+        if tracing.active is None:
+            return await _fetch_one(sql, params)
+        with tracing.sql_span(tracing.active, sql):
+            return await _fetch_one(sql, params)
+    finally:
+        metrics.db_observed(time.perf_counter() - start)
+
+
+async def _fetch_one(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
     try:
         async with (await pool()).connection() as conn, conn.cursor() as cursor:
             await cursor.execute(sql, params)

@@ -43,7 +43,7 @@ IDLE_CPU_SECONDS = 0.05
 WHOLE_RPS = 100
 ROOT = Path(__file__).resolve().parent.parent
 BRIEF = ROOT / "bench" / "brief"
-SCENARIOS = ("me", "me_bad", "refresh", "login", "register")
+SCENARIOS = ("me", "me_bad", "verify", "refresh", "login", "register")
 SERVICES = ("ours", "brief")
 EMAIL = "bench-login@example.com"
 PASSWORD = "Bench-Pass-8731-quartz"  # a throw-away account in a throw-away database
@@ -415,12 +415,14 @@ def _static(method: str, path: str, headers: dict[str, str], body: str | None = 
 
 def wrk_script(service: Service, scenario: str, tmp: Path, args: argparse.Namespace) -> str:
     as_json = {"Content-Type": "application/json"}
-    if scenario in {"me", "me_bad"}:
+    if scenario in {"me", "me_bad", "verify"}:
         # A fresh access token each run: simplejwt's live 5 minutes, a run with rounds longer.
         token = logins(service.base, 1)[0]["access"]
         if scenario == "me_bad":
             token = bad_signature(token)
-        return _static("GET", "/api/me/", {"Authorization": f"Bearer {token}"})
+        # Forward auth; the brief's service has none, so a gateway in front of it asks its me.
+        path = "/api/auth/verify" if scenario == "verify" and service.name == "ours" else "/api/me/"
+        return _static("GET", path, {"Authorization": f"Bearer {token}"})
     if scenario == "login":
         login = json.dumps({"email": EMAIL, "password": PASSWORD})
         return _static("POST", "/api/token/", as_json, login)
@@ -522,6 +524,8 @@ def report(
             label = name
             if scenario == "refresh":
                 label += " (rotates)" if services[name].rotates else " (no rotation)"
+            if scenario == "verify" and name == "brief":
+                label += " (its me: it has no forward auth)"
             print(
                 f"| {scenario} | {label} | {_rps(r.rps)} | {r.p50:.1f} | {r.p99:.1f} | "
                 f"{r.non_2xx}{errors} | {r.cpu_ms:.2f} |"
@@ -532,6 +536,13 @@ def report(
             f"{_ratio(o.p50, b.p50)} | {_ratio(o.p99, b.p99)} | | "
             f"**{_ratio(o.cpu_ms, b.cpu_ms)}** |"
         )
+        if scenario == "verify" and "me" in args.scenarios:
+            m = table["ours"]["me"]  # the target: forward auth at least as fast as me
+            print(
+                f"| verify | **ours verify / ours me** | **{_ratio(o.rps, m.rps)}** | "
+                f"{_ratio(o.p50, m.p50)} | {_ratio(o.p99, m.p99)} | | "
+                f"**{_ratio(o.cpu_ms, m.cpu_ms)}** |"
+            )
     print()
     for name in SERVICES:
         print(f"{name}: {'; '.join(services[name].notes)}")
