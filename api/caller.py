@@ -24,5 +24,7 @@ def caller_ip(request: HttpRequest) -> str:
 
 def caller_of(request: HttpRequest) -> Caller:
     """The caller of an HTTP request."""
-    agent = request.headers.get("User-Agent", "")[:_AGENT_MAX]
-    return Caller(user_agent=agent, ip=caller_ip(request))
+    headers = request.headers
+    agent = headers.get("User-Agent", "")[:_AGENT_MAX]
+    language = headers.get("Accept-Language", "")[:_AGENT_MAX]
+    return Caller(user_agent=agent, ip=caller_ip(request), accept_language=language)
