@@ -15,7 +15,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from accounts import exceptions as domain
 from api.errors import error_body, error_headers
-from api.routers import me, password, sessions, tokens
+from api.routers import email, me, password, recovery, sessions, tokens
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ api = NinjaAPI(
     docs_url="/docs" if settings.API_DOCS_ENABLED else None,
     openapi_url="/openapi.json" if settings.API_DOCS_ENABLED else None,
 )
-for module in (tokens, me, sessions, password):
+for module in (tokens, me, sessions, password, recovery, email):
     api.add_router("/", module.router)
 
 # Every domain error class, and so every subclass, has its status here; a class with none is a
@@ -36,7 +36,10 @@ for module in (tokens, me, sessions, password):
 STATUS: dict[type[domain.AccountsError], HTTPStatus] = {
     domain.InvalidInput: HTTPStatus.BAD_REQUEST,
     domain.WrongPassword: HTTPStatus.BAD_REQUEST,
+    domain.InvalidCode: HTTPStatus.BAD_REQUEST,
     domain.InvalidCredentials: HTTPStatus.UNAUTHORIZED,
+    domain.EmailNotVerified: HTTPStatus.FORBIDDEN,
+    domain.AlreadyVerified: HTTPStatus.CONFLICT,
     domain.InvalidToken: HTTPStatus.UNAUTHORIZED,
     domain.SessionNotFound: HTTPStatus.NOT_FOUND,
     domain.EmailTaken: HTTPStatus.CONFLICT,
