@@ -66,6 +66,10 @@ def user_register(*, email: str, password: str, caller: Caller | None = None) ->
         raise InvalidInput(problems)
     caller = caller or Caller()
     language = mail.language_of(caller.accept_language)
+    protected = settings.REGISTRATION_ENUMERATION != "open"
+    # Counted for new and taken addresses alike (the same work, the same time); past the
+    # per-address limit the owner of a taken one is not mailed again, and the answer is the same.
+    notify = protected and throttling.mail_allowed(flow="register", email=email, caller=caller)
     user = User(email=email)
     with hashing_slot():
         user.set_password(password)
@@ -75,10 +79,8 @@ def user_register(*, email: str, password: str, caller: Caller | None = None) ->
             mail.mail_queue(kind=mail.VERIFY_EMAIL, language=language, user_id=str(user.pk))
             audit_record(kind=Kind.EMAIL_VERIFY_REQUESTED, user=user, caller=caller)
     except IntegrityError as exc:
-        if settings.REGISTRATION_ENUMERATION == "open":
+        if not protected:
             raise EmailTaken() from exc
-        # Past the per-address limit the owner is not mailed again, and the answer is the same.
-        notify = throttling.mail_allowed(flow="register", email=email, caller=caller)
         with transaction.atomic():
             if notify:
                 mail.mail_queue(kind=mail.REGISTER_TAKEN, language=language, email=email)
