@@ -131,4 +131,4 @@ def mail_worker(django_db_setup, smtp_server):
 def inbox(transactional_db, smtp_server, mail_worker):
     """The mails the worker delivers during this test (committed rows: transactional_db)."""
     smtp_server.inbox.clear()
-    yield smtp_server.inbox
+    return smtp_server.inbox

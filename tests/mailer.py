@@ -32,7 +32,7 @@ class Inbox:
         self._messages: list[EmailMessage] = []
         self._lock = threading.Lock()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=default_policy)
         assert isinstance(message, EmailMessage)
         with self._lock:
@@ -96,7 +96,8 @@ def secrets_of(message: EmailMessage) -> tuple[str, str]:
     """The link's token and the code, read from the plain-text part the way a user would."""
     text = text_of(message)
     token, code = TOKEN.search(text), CODE.search(text)
-    assert token and code, text
+    assert token, text
+    assert code, text
     return token.group(1), code.group(1)
 
 

@@ -23,6 +23,8 @@ CONFIRM = "/api/password/reset/confirm/"
 ACCEPTED = {"detail": "If the address has an account, a mail with a reset link is on its way."}
 INVALID_CODE = {"detail": "The link or code is invalid or has expired.", "code": "invalid_code"}
 ANOTHER_PASSWORD = "yet another passphrase 77"
+TOKEN_CHARS = 43  # 32 bytes (256 bits) of the CSPRNG, base64url
+MAX_CODE_ATTEMPTS = 5
 
 
 def _reset(api, email: str, **extra):
@@ -51,7 +53,7 @@ def test_the_full_reset_flow_by_link(api, inbox, login):
     # The link is FRONTEND_URL + the configured path, never the request's Host.
     assert f"https://app.example.test/reset-password?token={token}" in text
     assert f'href="https://app.example.test/reset-password?token={token}"' in html
-    assert len(token) >= 43  # 32 bytes of the CSPRNG, base64url
+    assert len(token) >= TOKEN_CHARS
     assert code in html
     # Only a hash is stored: neither the token nor the code is anywhere in the table.
     row = EmailToken.objects.get()
@@ -177,7 +179,7 @@ def test_the_sixth_code_is_refused_even_when_right(api, inbox):
 
     assert (sixth.status_code, sixth.json()) == (HTTPStatus.BAD_REQUEST, INVALID_CODE)
     assert (by_link.status_code, by_link.json()) == (HTTPStatus.BAD_REQUEST, INVALID_CODE)
-    assert EmailToken.objects.get().code_attempts == 5
+    assert EmailToken.objects.get().code_attempts == MAX_CODE_ATTEMPTS
     assert login_as(api, "ada@example.com", PASSWORD).status_code == HTTPStatus.OK
 
 
@@ -209,7 +211,7 @@ def test_smtp_down_same_answer_then_retried_and_delivered(api, inbox, smtp_serve
         failed = _wait_for_rows(status="FAILED")
         assert "attempt 1 failed" in failed.exception_class_path + failed.traceback
         retry = DBTaskResult.objects.exclude(pk=failed.pk).get()
-        assert retry.args_kwargs["kwargs"]["attempt"] == 2
+        assert retry.args_kwargs["kwargs"]["attempt"] == 2  # noqa: PLR2004
         assert retry.run_after > failed.finished_at  # back-off
         assert not EmailToken.objects.exists()  # the failed send's token was rolled back
     finally:
