@@ -70,4 +70,6 @@ def test_the_task_results_page_lists_mail_jobs(admin_http):
     page = admin_http.get("/admin/django_tasks_database/dbtaskresult/")
 
     assert page.status_code == HTTPStatus.OK
-    assert "accounts.tasks.deliver" in page.content.decode()
+    (row,) = page.context["cl"].result_list
+    assert row.task_path == "accounts.tasks.deliver"
+    assert row.status == "READY"
