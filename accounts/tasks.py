@@ -24,7 +24,8 @@ def deliver(*, kind: str, language: str, attempt: int, **params: str) -> str:
     try:
         return mail.mail_deliver(kind=kind, language=language, **params)
     except (smtplib.SMTPException, OSError) as exc:
-        delay = mail.retry_delay(attempt)
+        # The immediate backend (embedded default) cannot defer a job: no retry there.
+        delay = mail.retry_delay(attempt) if deliver.get_backend().supports_defer else None
         if delay is not None:
             retry = deliver.using(run_after=timezone.now() + delay)
             retry.enqueue(kind=kind, language=language, attempt=attempt + 1, **params)
