@@ -114,6 +114,8 @@ class UserAdmin(BaseUserAdmin):
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         deactivated = change and "is_active" in form.changed_data and not obj.is_active
+        if change and "email" in form.changed_data:
+            obj.email_verified = False  # nobody has proven the new address yet
         super().save_model(request, obj, form, change)
         if deactivated:
             services.user_deactivate(user=obj, caller=caller_of(request), actor=_actor(request))

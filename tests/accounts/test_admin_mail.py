@@ -73,3 +73,14 @@ def test_the_task_results_page_lists_mail_jobs(admin_http):
     (row,) = page.context["cl"].result_list
     assert row.task_path == "accounts.tasks.deliver"
     assert row.status == "READY"
+
+
+def test_an_address_changed_by_staff_is_no_longer_verified(admin_http):
+    user = UserFactory(email="ada@example.com", email_verified=True)
+    form = {"email": "ada@example.org", "is_active": "on", "_save": "Save"}
+
+    response = admin_http.post(f"{USERS}{user.pk}/change/", form)
+
+    assert response.status_code == HTTPStatus.FOUND
+    user.refresh_from_db()
+    assert (user.email, user.email_verified) == ("ada@example.org", False)
