@@ -4,7 +4,9 @@
 # drives the API flow over HTTP, checks the health endpoints and HEALTHCHECK, the non-root user
 # and the image size, runs the configuration of .env.example as compose.yml passes it (with a
 # Redis that is then stopped: readiness 503, fail closed), runs the Postman collection with
-# newman, validates compose.yml against the Compose spec, and tears everything down on any exit.
+# newman, runs the image's mail worker against a real SMTP server (aiosmtpd) and follows the
+# mailed reset token, validates compose.yml against the Compose spec, and tears everything down
+# on any exit.
 #
 # usage, from the repository root, with PostgreSQL on 127.0.0.1:5432 (user postgres, trust)
 # and Redis on 127.0.0.1:6379 running:   bash .ci/container.sh
