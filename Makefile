@@ -5,7 +5,7 @@
 UV := $(shell command -v uv 2>/dev/null || ls "$(HOME)/.local/bin/uv" 2>/dev/null || echo "$(CURDIR)/.tools/bin/uv")
 PY := $(UV) run --frozen
 
-.PHONY: help run test test-fast lint format migrate superuser bench
+.PHONY: help run worker test test-fast lint format migrate superuser bench
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "make %-10s %s\n", $$1, $$2}'
 
@@ -20,6 +20,9 @@ $(CURDIR)/.tools/bin/uv:
 run: .venv/.synced ## install, migrate and serve on http://127.0.0.1:8000 (embedded default unless DATABASE_URL/REDIS_URL are set)
 	$(PY) python manage.py migrate --noinput
 	$(PY) python manage.py serve
+
+worker: .venv/.synced ## send queued mails (manage.py db_worker), for a service on PostgreSQL (DATABASE_URL)
+	$(PY) python manage.py db_worker
 
 test: .venv/.synced ## install and run the whole test suite against PostgreSQL and Redis
 	$(PY) pytest

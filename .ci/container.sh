@@ -4,7 +4,9 @@
 # drives the API flow over HTTP, checks the health endpoints and HEALTHCHECK, the non-root user
 # and the image size, runs the configuration of .env.example as compose.yml passes it (with a
 # Redis that is then stopped: readiness 503, fail closed), runs the Postman collection with
-# newman, validates compose.yml against the Compose spec, and tears everything down on any exit.
+# newman, runs the image's mail worker against a real SMTP server (aiosmtpd) and follows the
+# mailed reset token, validates compose.yml against the Compose spec, and tears everything down
+# on any exit.
 #
 # usage, from the repository root, with PostgreSQL on 127.0.0.1:5432 (user postgres, trust)
 # and Redis on 127.0.0.1:6379 running:   bash .ci/container.sh
@@ -29,6 +31,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/auth-ci.XXXXXX")
 containers=()
 db_created=false
 scratch_redis_pid=
+smtp_pid=
 
 section() { printf '\n== container: %s  [%ss]\n' "$1" "$((SECONDS - started))"; }
 fail() {
@@ -51,6 +54,7 @@ teardown() {
     pm rm -f "$c" >/dev/null 2>&1 && echo "removed container $c"
   done
   [ -n "$scratch_redis_pid" ] && kill "$scratch_redis_pid" 2>/dev/null
+  [ -n "$smtp_pid" ] && kill "$smtp_pid" 2>/dev/null
   if $db_created; then dropdb "${PG[@]}" --if-exists "$DB" && echo "dropped database $DB"; fi
   redis-cli -h 127.0.0.1 -p 6379 -n "$REDIS_DB" flushdb >/dev/null
   rm -rf "$work"
@@ -234,12 +238,43 @@ npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$work/newm
   -e docs/postman/local.postman_environment.json --env-var "baseUrl=$base" --color off \
   --reporters cli --reporter-cli-no-banner
 
+section "mail: the image's worker (db_worker) sends through a real SMTP server"
+# aiosmtpd (a dev dependency, in .venv since make test) prints every mail it receives; the
+# worker runs from the same image as the service, as compose.yml's `worker` does.
+sport=$(free_port)
+.venv/bin/python -u -m aiosmtpd -n -l "127.0.0.1:$sport" >"$work/smtp.log" 2>&1 &
+smtp_pid=$!
+worker=auth-ci-worker-$$
+containers+=("$worker")
+pm run -d --name "$worker" --network host -e JWT_KEYS -e SECRET_KEY \
+  -e APP_ENV=production -e ALLOWED_HOSTS=auth.ci.internal,127.0.0.1 \
+  -e DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB" \
+  -e REDIS_URL="redis://127.0.0.1:6379/$REDIS_DB" \
+  -e EMAIL_HOST=127.0.0.1 -e EMAIL_PORT="$sport" -e FRONTEND_URL=https://app.ci.internal \
+  "$IMAGE" db_worker >/dev/null 2>"$work/run.err" || fail "podman run $worker: $(cat "$work/run.err")"
+email="ci-mail-$$-$RANDOM@example.com"
+http POST /api/register/ "$(credentials "$email")"
+expect 201 "POST /api/register/ (queues a verification mail)"
+http POST /api/password/reset/ "{\"email\": \"$email\"}"
+expect 202 "POST /api/password/reset/"
+for _ in $(seq 120); do grep -q "Subject: Reset your password" "$work/smtp.log" && break; sleep 0.5; done
+grep -q "Subject: Confirm your email address" "$work/smtp.log" || fail "no verification mail: $(tail -c 600 "$work/smtp.log")"
+grep -q "Subject: Reset your password" "$work/smtp.log" || fail "no reset mail: $(tail -c 600 "$work/smtp.log")"
+ok "the worker mailed the verification and the reset"
+reset_token=$(grep -o 'reset-password?token=[A-Za-z0-9_-]*' "$work/smtp.log" | tail -1 | cut -d= -f2)
+http POST /api/password/reset/confirm/ "{\"token\": \"$reset_token\", \"new_password\": \"Green-Heron-Desk-58\"}"
+expect 200 "POST /api/password/reset/confirm/ with the mailed token"
+http POST /api/token/ "{\"email\": \"$email\", \"password\": \"Green-Heron-Desk-58\"}"
+expect 200 "POST /api/token/ with the new password"
+kill "$smtp_pid" 2>/dev/null || true
+smtp_pid=
+
 section "the service's log: no tracebacks, no secrets"
 pm logs "$app" >"$work/app.log" 2>&1
 if grep -q Traceback "$work/app.log"; then
   fail "the service logged a traceback: $(grep -A20 Traceback "$work/app.log" | head -40)"
 fi
-for secret in "$PASSWORD" "$refresh1" "$access1" "$SECRET_KEY"; do
+for secret in "$PASSWORD" "$refresh1" "$access1" "$SECRET_KEY" "$reset_token"; do
   if grep -qF -- "$secret" "$work/app.log"; then fail "the service logged a password, token or secret"; fi
 done
 ok "$(wc -l <"$work/app.log") log lines: no traceback, no password, token or secret"

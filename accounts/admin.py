@@ -23,12 +23,14 @@ from django.utils.html import format_html
 
 from accounts import (
     admin_clients,  # noqa: F401  (registers the API clients' admin)
+    recovery,
     services,
     sessions,
 )
 from accounts.audit import Kind, audit_record
 from accounts.exceptions import (
     AccountsError,
+    AlreadyVerified,
     InvalidCredentials,
     SessionNotFound,
     Throttled,
@@ -91,13 +93,14 @@ class UserEditForm(UserChangeForm):
 class UserAdmin(BaseUserAdmin):
     form = UserEditForm
     add_form = UserCreationForm
-    list_display = ("email", "is_active", "is_staff", "date_joined", "last_login")
-    list_filter = ("is_active", "is_staff", "is_superuser")
+    list_display = ("email", "email_verified", "is_active", "is_staff", "date_joined", "last_login")
+    list_filter = ("email_verified", "is_active", "is_staff", "is_superuser")
+    actions = ["send_verification", "send_password_reset"]
     search_fields = ("email",)
     ordering = ("-date_joined",)
-    readonly_fields = ("date_joined", "last_login", "live_sessions")
+    readonly_fields = ("email_verified", "date_joined", "last_login", "live_sessions")
     fieldsets = (
-        (None, {"fields": ("email", "password")}),
+        (None, {"fields": ("email", "email_verified", "password")}),
         ("Status", {"fields": ("is_active", "is_staff", "is_superuser")}),
         ("Permissions", {"fields": ("groups", "user_permissions")}),
         ("Dates", {"fields": ("date_joined", "last_login")}),
@@ -117,6 +120,8 @@ class UserAdmin(BaseUserAdmin):
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         deactivated = change and "is_active" in form.changed_data and not obj.is_active
+        if change and "email" in form.changed_data:
+            obj.email_verified = False  # nobody has proven the new address yet
         super().save_model(request, obj, form, change)
         if deactivated:
             services.user_deactivate(user=obj, caller=caller_of(request), actor=_actor(request))
@@ -144,6 +149,26 @@ class UserAdmin(BaseUserAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset:
             services.user_delete(user=user, caller=caller_of(request), actor=_actor(request))
+
+    @admin.action(description="Mail a verification link to the selected users")
+    def send_verification(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        caller, actor, sent = caller_of(request), _actor(request), 0
+        for user in queryset:
+            try:
+                recovery.email_verify_request(user=user, caller=caller, actor=actor, throttle=False)
+                sent += 1
+            except AlreadyVerified:
+                continue
+        messages.success(request, f"Verification mail queued for {sent} user(s).")
+
+    @admin.action(description="Mail a password reset link to the selected users")
+    def send_password_reset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        caller, actor = caller_of(request), _actor(request)
+        for user in queryset:
+            recovery.password_reset_request(
+                email=user.email, caller=caller, actor=actor, throttle=False
+            )
+        messages.success(request, f"Password reset mail queued for {queryset.count()} user(s).")
 
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view(self.sessions_view)

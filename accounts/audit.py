@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 from datetime import timedelta
 
+from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts import metrics, request_context
@@ -54,6 +58,15 @@ def audit_record(
         detail=detail[:256],
         request_id=request_context.request_id(),
     )
+
+
+def audit_pseudonymise(*, user: User) -> int:
+    """Replace the user's address in their audit rows by a keyed pseudonym (the same one in
+    every row, so the trail still reads as one person's); returns how many rows."""
+    digest = hmac.new(settings.SECRET_KEY.encode(), user.email.encode(), hashlib.sha256)
+    pseudonym = f"deleted-{digest.hexdigest()[:24]}"
+    rows = AuditEvent.objects.filter(Q(user=user) | Q(email=user.email))
+    return rows.update(email=pseudonym)
 
 
 def audit_prune(*, older_than: timedelta) -> int:

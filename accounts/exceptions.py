@@ -79,6 +79,29 @@ class WrongPassword(AccountsError):
     default_message = "Current password is incorrect."
 
 
+class InvalidCode(AccountsError):
+    """A mailed link's token or code is wrong, used, expired, tried too often, or outlived by a
+    password change; deliberately silent about which."""
+
+    code = "invalid_code"
+    default_message = "The link or code is invalid or has expired."
+
+
+class EmailNotVerified(AccountsError):
+    """The credentials are right, but REQUIRE_VERIFIED_EMAIL holds the login until the address
+    is verified."""
+
+    code = "email_not_verified"
+    default_message = "Verify your email address before logging in."
+
+
+class AlreadyVerified(AccountsError):
+    """The address is verified already: there is nothing to send."""
+
+    code = "already_verified"
+    default_message = "The email address is already verified."
+
+
 class SessionNotFound(AccountsError):
     """No live session with this id belongs to the caller."""
 

@@ -24,6 +24,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Sessions opened in an older generation are dead: moving it ends every session at once,
     # in the same transaction as the change that calls for it (accounts/sessions.py).
     session_generation = models.PositiveBigIntegerField(default=0, editable=False)
+    # Set when the owner followed a verification (or reset, or email-change) mail to `email`.
+    email_verified = models.BooleanField(default=False)
 
     objects = UserManager()
 
@@ -68,6 +70,16 @@ class AuditEvent(models.Model):
         CLIENT_SECRET_ROTATED = "client_secret_rotated", "API client's secret rotated"
         CLIENT_TOKEN = "client_token", "API client token issued"
         CLIENT_AUTH_FAILED = "client_auth_failed", "API client authentication failed"
+        PASSWORD_RESET_REQUESTED = "password_reset_requested", "password reset requested"
+        PASSWORD_RESET = "password_reset", "password reset completed"
+        PASSWORD_RESET_FAILED = "password_reset_failed", "password reset failed"
+        EMAIL_VERIFY_REQUESTED = "email_verify_requested", "email verification requested"
+        EMAIL_VERIFIED = "email_verified", "email address verified"
+        EMAIL_VERIFY_FAILED = "email_verify_failed", "email verification failed"
+        EMAIL_CHANGE_REQUESTED = "email_change_requested", "email change requested"
+        EMAIL_CHANGED = "email_changed", "email address changed"
+        EMAIL_CHANGE_FAILED = "email_change_failed", "email change failed"
+        REGISTER_TAKEN = "register_taken", "registration with a taken address"
 
     id = models.BigAutoField(primary_key=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -136,3 +148,35 @@ class APIClient(models.Model):
     @property
     def scopes(self) -> list[str]:
         return self.scope.split()
+
+
+class EmailToken(models.Model):
+    """A secret mailed to an address: a link token and a short code, stored as hashes only.
+
+    It works once, until `expires_at`, for at most MAX_CODE_ATTEMPTS wrong codes, and only while
+    the user's password is the one it was issued under (`password_mark`).
+    """
+
+    class Purpose(models.TextChoices):
+        PASSWORD_RESET = "reset", "password reset"
+        VERIFY = "verify", "email verification"
+        CHANGE = "change", "email change"
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
+    purpose = models.CharField(max_length=8, choices=Purpose.choices)
+    # The address the secret was sent to: the one it verifies, or the one an email change sets.
+    email = models.CharField(max_length=254)
+    token_hash = models.CharField(max_length=64, unique=True)
+    code_hash = models.CharField(max_length=64)
+    password_mark = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    code_attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "purpose"], name="accounts_emailtoken_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} for {self.email}"

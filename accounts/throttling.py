@@ -24,6 +24,7 @@ from accounts.types import Caller
 
 _MINUTE_MS = 60_000
 _SECOND_MS = 1000
+_HOUR_MS = 3_600_000
 _DAY_MS = 86_400_000
 
 
@@ -119,6 +120,38 @@ def client_failed(*, client_id: str, caller: Caller) -> None:
 
 def register_attempt(*, caller: Caller) -> None:
     _check([_per_address("register", caller, settings.THROTTLE_REGISTER_PER_MINUTE)])
+
+
+def mail_attempt(*, flow: str, email: str, caller: Caller, per_client: bool = True) -> None:
+    """Refuse (Throttled) a request that mails `email` once too often for this flow, per
+    address (whether or not it has an account) and per client address: no inbox can be
+    bombed through us."""
+    limits = [
+        Limit(
+            f"mail:{flow}:{_account_name(email)}",
+            settings.THROTTLE_MAIL_PER_ADDRESS_PER_HOUR,
+            _HOUR_MS,
+        )
+    ]
+    if per_client:
+        limit = settings.THROTTLE_MAIL_PER_CLIENT_PER_HOUR
+        limits.append(Limit(f"mail:{flow}:ip:{_digest(caller.ip)}", limit, _HOUR_MS))
+    _check(limits)
+
+
+def mail_allowed(*, flow: str, email: str, caller: Caller) -> bool:
+    """Whether one more mail of this flow may go to `email` now (counted as sent); for answers
+    that must not change with the limit (a 429 there would be an oracle of its own)."""
+    try:
+        mail_attempt(flow=flow, email=email, caller=caller, per_client=False)
+    except Throttled:
+        return False
+    return True
+
+
+def confirm_attempt(*, caller: Caller) -> None:
+    """Refuse (Throttled) a busy client's attempt at a mailed token or code."""
+    _check([_per_address("confirm", caller, settings.THROTTLE_CONFIRM_PER_MINUTE)])
 
 
 def _audit(kind: str, email: str, caller: Caller, detail: str) -> None:

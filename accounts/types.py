@@ -16,6 +16,8 @@ class Caller:
 
     user_agent: str = ""
     ip: str = ""
+    # The request's Accept-Language as sent: the language of any mail the request queues.
+    accept_language: str = ""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from accounts import exceptions as domain
 from accounts import metrics
 from api.errors import error_body, error_headers
-from api.routers import me, oauth, password, sessions, tokens, verify
+from api.routers import email, me, oauth, password, recovery, sessions, tokens, verify
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ api = NinjaAPI(
     docs_url="/docs" if settings.API_DOCS_ENABLED else None,
     openapi_url="/openapi.json" if settings.API_DOCS_ENABLED else None,
 )
-for module in (tokens, me, sessions, password, verify, oauth):
+for module in (tokens, me, sessions, password, recovery, email, verify, oauth):
     api.add_router("/", module.router)
 
 # Every domain error class, and so every subclass, has its status here; a class with none is a
@@ -43,7 +43,10 @@ STATUS: dict[type[domain.AccountsError], HTTPStatus] = {
     domain.InvalidScope: HTTPStatus.BAD_REQUEST,
     domain.InvalidClient: HTTPStatus.UNAUTHORIZED,
     domain.InsufficientScope: HTTPStatus.FORBIDDEN,
+    domain.InvalidCode: HTTPStatus.BAD_REQUEST,
     domain.InvalidCredentials: HTTPStatus.UNAUTHORIZED,
+    domain.EmailNotVerified: HTTPStatus.FORBIDDEN,
+    domain.AlreadyVerified: HTTPStatus.CONFLICT,
     domain.InvalidToken: HTTPStatus.UNAUTHORIZED,
     domain.SessionNotFound: HTTPStatus.NOT_FOUND,
     domain.EmailTaken: HTTPStatus.CONFLICT,

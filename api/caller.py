@@ -19,13 +19,20 @@ def caller_ip(request: HttpRequest) -> str:
 
 def caller_of(request: HttpRequest) -> Caller:
     """The caller of an HTTP request."""
-    agent = request.headers.get("User-Agent", "")[:_AGENT_MAX]
-    return Caller(user_agent=agent, ip=caller_ip(request))
+    headers = request.headers
+    agent = headers.get("User-Agent", "")[:_AGENT_MAX]
+    language = headers.get("Accept-Language", "")[:_AGENT_MAX]
+    return Caller(user_agent=agent, ip=caller_ip(request), accept_language=language)
 
 
-def caller_from(*, forwarded: str, remote: str, agent: str) -> Caller:
-    """The caller from the raw header values (X-Forwarded-For, the peer, User-Agent)."""
-    return Caller(user_agent=agent[:_AGENT_MAX], ip=_ip(forwarded, remote))
+def caller_from(*, forwarded: str, remote: str, agent: str, language: str = "") -> Caller:
+    """The caller from the raw header values (X-Forwarded-For, the peer, User-Agent,
+    Accept-Language)."""
+    return Caller(
+        user_agent=agent[:_AGENT_MAX],
+        ip=_ip(forwarded, remote),
+        accept_language=language[:_AGENT_MAX],
+    )
 
 
 def _ip(forwarded: str, remote: str) -> str:

@@ -53,6 +53,7 @@ _READ = {
     b"x-forwarded-for",
     b"x-forwarded-proto",
     b"user-agent",
+    b"accept-language",
 }
 _NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 
@@ -95,6 +96,7 @@ class Request:
             forwarded=self.header(b"x-forwarded-for"),
             remote=str(client[0]),
             agent=self.header(b"user-agent"),
+            language=self.header(b"accept-language"),
         )
 
     async def read_body(self) -> bytes:

@@ -111,6 +111,7 @@ class UserOut(Schema):
 class MeOut(Schema):
     id: UUID
     email: str
+    email_verified: bool
     is_active: bool
     date_joined: datetime
     last_login: datetime | None
@@ -250,3 +251,57 @@ class OAuthErrorOut(ErrorOut):
 
     error: str | None = None
     error_description: str | None = None
+
+
+# --- mailed links and codes (api/routers/recovery.py, api/routers/email.py) ------------------
+
+MailToken = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=128,
+        description="The token of a mailed link (what follows `token=`).",
+        json_schema_extra={"pattern": "^[A-Za-z0-9_-]+$"},
+    ),
+    _Safe,
+]
+MailCode = Annotated[
+    str,
+    Field(min_length=1, max_length=16, description="The short code of the same mail."),
+    _Safe,
+]
+
+
+class MailSecretIn(_In):
+    """A mailed secret: its link's `token`, or the `email` it was sent to with its `code`."""
+
+    # Absent is "" (not null), so that each property states one type and its limits.
+    token: MailToken = ""
+    email: Email = ""
+    code: MailCode = ""
+
+
+class PasswordResetIn(_In):
+    email: Email
+
+
+class PasswordResetConfirmIn(MailSecretIn):
+    new_password: Password = Field(description=NEW_PASSWORD_RULES)
+
+
+class EmailChangeIn(_In):
+    password: Password = Field(description="The current password.")
+    new_email: Email
+
+
+class PasswordIn(_In):
+    password: Password = Field(description="The current password.")
+
+
+class AcceptedOut(Schema):
+    detail: str
+
+
+class EmailVerifiedOut(Schema):
+    email: str
+    email_verified: bool

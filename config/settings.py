@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "corsheaders",
     "ninja",
+    "django_tasks",
+    "django_tasks_db",
     "accounts",
     "api",
 ]
@@ -123,7 +125,10 @@ CACHES = {
     )
 }
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The languages of the mails (templates in accounts/templates/mail/<language>/), chosen by the
+# request's Accept-Language and stored with the job.
+LANGUAGES = [("en", "English"), ("es", "Español")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -228,6 +233,60 @@ RETRY_AFTER_SECONDS = env.get_int("RETRY_AFTER_SECONDS", 5, minimum=1)
 # --- the hot path (api/hotpath.py): me and refresh answered on the event loop, before Django.
 # false: every request goes through Django's handler (the same answers, about twice the CPU).
 HOT_PATH_ENABLED = env.get_bool("HOT_PATH_ENABLED", True)
+
+# --- mail (README.md, Mail). Django's own setting names. Mail is queued in the request's
+# transaction (Django's tasks framework, the django-tasks backport) and sent by a worker,
+# `manage.py db_worker`; the embedded default prints mails on the console and needs no worker.
+EMAIL_DELIVERY = env.get("EMAIL_DELIVERY", "console" if EMBEDDED else "smtp").lower()
+if EMAIL_DELIVERY not in {"smtp", "console"}:
+    raise ImproperlyConfigured(f"EMAIL_DELIVERY must be smtp or console, not {EMAIL_DELIVERY!r}")
+EMAIL_BACKEND = f"django.core.mail.backends.{EMAIL_DELIVERY}.EmailBackend"
+EMAIL_HOST = env.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env.get_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env.get("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env.get("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env.get_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env.get_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env.get_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env.get("DEFAULT_FROM_EMAIL", "auth-service <no-reply@localhost>")
+# database: jobs in PostgreSQL, run by `manage.py db_worker`; immediate: run at commit, in the
+# request's process (the embedded default: no worker to start).
+TASKS_BACKEND = env.get("TASKS_BACKEND", "immediate" if EMBEDDED else "database").lower()
+_TASK_BACKENDS = {
+    "database": "django_tasks_db.DatabaseBackend",
+    "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+}
+if TASKS_BACKEND not in _TASK_BACKENDS:
+    raise ImproperlyConfigured(
+        f"TASKS_BACKEND must be database or immediate, not {TASKS_BACKEND!r}"
+    )
+TASKS = {"default": {"BACKEND": _TASK_BACKENDS[TASKS_BACKEND]}}
+# A failed send is tried again after MAIL_RETRY_BASE_SECONDS, doubled each time, at most
+# MAIL_MAX_ATTEMPTS times in all; every attempt is a row in the admin's task results.
+MAIL_MAX_ATTEMPTS = env.get_int("MAIL_MAX_ATTEMPTS", 6, minimum=1)
+MAIL_RETRY_BASE_SECONDS = env.get_int("MAIL_RETRY_BASE_SECONDS", 30, minimum=1)
+# Links in mails: FRONTEND_URL + the path, where {token} is the secret. Never the request's Host.
+FRONTEND_URL = env.get("FRONTEND_URL", "http://localhost:3000").rstrip("/")
+PASSWORD_RESET_PATH = env.get("PASSWORD_RESET_PATH", "/reset-password?token={token}")
+EMAIL_VERIFY_PATH = env.get("EMAIL_VERIFY_PATH", "/verify-email?token={token}")
+EMAIL_CHANGE_PATH = env.get("EMAIL_CHANGE_PATH", "/confirm-email?token={token}")
+# Seconds a reset link (and its code) works; a verification or email-change link.
+PASSWORD_RESET_TIMEOUT = env.get_int("PASSWORD_RESET_TIMEOUT", 3600, minimum=60)
+EMAIL_TOKEN_TIMEOUT = env.get_int("EMAIL_TOKEN_TIMEOUT", 86400, minimum=60)
+# true: no login (403 email_not_verified) until the address is verified.
+REQUIRE_VERIFIED_EMAIL = env.get_bool("REQUIRE_VERIFIED_EMAIL", False)
+# protected: registering a taken address answers like a new one (the owner is mailed instead);
+# open: 409 email_taken, which tells anyone whether an address has an account.
+REGISTRATION_ENUMERATION = env.get("REGISTRATION_ENUMERATION", "protected").lower()
+if REGISTRATION_ENUMERATION not in {"protected", "open"}:
+    raise ImproperlyConfigured(
+        f"REGISTRATION_ENUMERATION must be protected or open, not {REGISTRATION_ENUMERATION!r}"
+    )
+# Mails a flow (reset, verification, email change, registration) may send per address and per
+# client address per hour; confirmations (token or code) per client address per minute.
+THROTTLE_MAIL_PER_ADDRESS_PER_HOUR = env.get_int("THROTTLE_MAIL_PER_ADDRESS_PER_HOUR", 5)
+THROTTLE_MAIL_PER_CLIENT_PER_HOUR = env.get_int("THROTTLE_MAIL_PER_CLIENT_PER_HOUR", 20)
+THROTTLE_CONFIRM_PER_MINUTE = env.get_int("THROTTLE_CONFIRM_PER_MINUTE", 30)
 
 # --- the edge (config/serving.py, config/edge.py): how much and how slowly a client may send.
 # Seconds a client gets to send a request's headers, and then its body; a slower one is dropped.

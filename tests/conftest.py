@@ -101,3 +101,47 @@ def service_account(db):
         return clients.client_create(name=name, scope=scope, audience=audience)
 
     return _create
+
+
+# --- real mail: an SMTP server and the worker, for the whole run ------------------------------
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """An SMTP server (aiosmtpd) on a free loopback port, keeping every mail it receives."""
+    from tests.mailer import SmtpServer
+
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mail_worker(django_db_setup, smtp_server):
+    """The real worker, `manage.py db_worker`, on the test database, sending to `smtp_server`
+    (retries after 1 s, 2 s, ...)."""
+    from django.conf import settings
+    from django.db import connection
+
+    from tests.mailer import worker
+
+    db = connection.settings_dict
+    env = {
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(smtp_server.port),
+        "EMAIL_TIMEOUT": "2",
+        "MAIL_RETRY_BASE_SECONDS": "1",
+        "FRONTEND_URL": "https://app.example.test",
+    }
+    with worker(env) as proc:
+        yield proc
+
+
+@pytest.fixture
+def inbox(transactional_db, smtp_server, mail_worker):
+    """The mails the worker delivers during this test (committed rows: transactional_db)."""
+    smtp_server.inbox.clear()
+    return smtp_server.inbox

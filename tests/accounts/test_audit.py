@@ -119,10 +119,15 @@ def test_deactivation_and_deletion_are_recorded_and_survive_the_user(user):
     services.user_deactivate(user=user)
     services.user_delete(user=user)
 
-    # The row keeps the address after the user is gone; the foreign key becomes NULL.
-    assert _rows() == [
-        ("user_deactivated", None, email, "", None, "", ""),
-        ("user_deleted", None, email, "", None, "", ""),
+    # The rows outlive the user; the foreign key becomes NULL and the address a pseudonym,
+    # the same in every row of that user (GDPR: the trail stays, the address goes).
+    rows = _rows()
+    pseudonym = rows[0][2]
+    assert pseudonym.startswith("deleted-")
+    assert email not in pseudonym
+    assert rows == [
+        ("user_deactivated", None, pseudonym, "", None, "", ""),
+        ("user_deleted", None, pseudonym, "", None, "", ""),
     ]
 
 

@@ -204,6 +204,7 @@ def test_me_answers_the_bearers_account_in_one_query(
     assert response.json() == {
         "id": str(user.pk),
         "email": "ada@example.com",
+        "email_verified": False,
         "is_active": True,
         "date_joined": "2030-01-01T12:00:00Z",
         "last_login": "2030-01-02T03:04:05.678Z",

@@ -51,6 +51,8 @@ def test_swagger_ui_and_its_assets_are_served_without_debug(api, settings):
 EMAIL = {"type": "string", "format": "email", "minLength": 1, "maxLength": 254}
 PASSWORD = {"type": "string", "minLength": 1, "maxLength": 4096}
 REFRESH_TOKEN = {"type": "string", "maxLength": 2048, "pattern": "^rt1_[A-Za-z0-9_-]+$"}
+MAIL_TOKEN = {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[A-Za-z0-9_-]+$"}
+MAIL_CODE = {"type": "string", "minLength": 1, "maxLength": 16}
 CONSTRAINTS = {
     "RegisterIn": {"email": EMAIL, "password": PASSWORD},
     "LoginIn": {"email": EMAIL, "password": PASSWORD},
@@ -58,6 +60,16 @@ CONSTRAINTS = {
     # RFC 7009: logout answers 204 for any string, so it states (and checks) only a length.
     "LogoutIn": {"refresh": {"type": "string", "maxLength": 2048}},
     "PasswordChangeIn": {"current_password": PASSWORD, "new_password": PASSWORD},
+    "PasswordResetIn": {"email": EMAIL},
+    "PasswordResetConfirmIn": {
+        "token": MAIL_TOKEN,
+        "email": EMAIL,
+        "code": MAIL_CODE,
+        "new_password": PASSWORD,
+    },
+    "MailSecretIn": {"token": MAIL_TOKEN, "email": EMAIL, "code": MAIL_CODE},
+    "EmailChangeIn": {"password": PASSWORD, "new_email": EMAIL},
+    "PasswordIn": {"password": PASSWORD},
 }
 # The OAuth endpoints take forms (RFC 6749 3.2), stated inline under their path.
 FORM = "application/x-www-form-urlencoded"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -150,3 +151,44 @@ def test_unsafe_configurations_refuse_to_start(embedded_env, env, named):
     assert result.returncode != 0
     assert "SystemCheckError" in result.stderr
     assert named in result.stderr
+
+
+def test_embedded_default_prints_mails_on_the_console_and_needs_no_worker(
+    embedded_env, state_dir, tmp_path
+):
+    """`make run`: the reset mail is printed by the server itself (console backend, the job
+    run at commit), and its link's token resets the password."""
+    assert _manage("migrate", "--noinput", env=embedded_env).returncode == 0
+    out = tmp_path / "stdout.txt"
+    port = free_port()
+    with out.open("w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", "serve"],
+            cwd=ROOT,
+            env={**os.environ, **embedded_env, "PORT": str(port)},
+            stdout=sink,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until(
+            lambda: httpx.get(f"{base}/health/live").status_code == HTTPStatus.OK,
+            timeout=START_TIMEOUT,
+            what="manage.py serve",
+        )
+        with httpx.Client(base_url=base, timeout=20) as http:
+            credentials = {"email": "ada@example.com", "password": PASSWORD}
+            assert http.post("/api/register/", json=credentials).status_code == HTTPStatus.CREATED
+            asked = http.post("/api/password/reset/", json={"email": "ada@example.com"})
+            assert asked.status_code == HTTPStatus.ACCEPTED
+            wait_until(lambda: "Subject: Reset your password" in out.read_text(), what="mail")
+            token = re.search(r"reset-password\?token=([A-Za-z0-9_-]+)", out.read_text())
+            assert token is not None
+            body = {"token": token.group(1), "new_password": "a brand new passphrase 42"}
+            confirmed = http.post("/api/password/reset/confirm/", json=body)
+            assert confirmed.status_code == HTTPStatus.OK, confirmed.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+    assert "Subject: Confirm your email address" in out.read_text()
