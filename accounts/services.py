@@ -15,6 +15,7 @@ from accounts.hashing import hashing_slot
 from accounts.managers import normalize_email
 from accounts.models import User
 from accounts.types import Caller, TokenPair
+from accounts.validators import validate_email_identity
 
 EMAIL_MAX_LENGTH = 254
 
@@ -37,6 +38,7 @@ def _validate_new_user(email: str, password: str) -> list[dict[str, str]]:
         if len(email) > EMAIL_MAX_LENGTH:
             raise ValidationError("Enter an email address of at most 254 characters.")
         validate_email(email)
+        validate_email_identity(email)
     except ValidationError as error:
         problems += _problems("email", error)
     return problems + _password_problems(password, User(email=email), "password")
@@ -57,6 +59,7 @@ def user_register(*, email: str, password: str, caller: Caller | None = None) ->
         with transaction.atomic():
             user.save(force_insert=True)
     except IntegrityError as exc:
+        # The address, or one that looks like it (the email_skeleton column), is taken.
         raise EmailTaken() from exc
     return user
 

@@ -91,7 +91,10 @@ TEMPLATES = [
 ]
 
 AUTH_USER_MODEL = "accounts.User"
+# The first hashes new passwords (NFKC-normalised, NIST SP 800-63B); the others only check older
+# hashes, made over the password as given, which are re-hashed by the first on login.
 PASSWORD_HASHERS = [
+    "accounts.hashers.Argon2idNFKCHasher",
     "accounts.hashers.Argon2idHasher",
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
