@@ -7,11 +7,11 @@ from __future__ import annotations
 import importlib
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from django.apps import apps
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accounts import services
 from accounts.exceptions import InvalidCredentials
