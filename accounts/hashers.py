@@ -35,6 +35,3 @@ class Argon2idNFKCHasher(Argon2idHasher):
 
     def verify(self, password: str, encoded: str) -> bool:
         return super().verify(nfkc(password), encoded)
-
-    def harden_runtime(self, password: str, encoded: str) -> None:
-        super().harden_runtime(nfkc(password), encoded)
