@@ -37,7 +37,8 @@ fail() {
 }
 ok() { printf 'ok   %s\n' "$*"; }
 pm() { "$PODMAN" "$@"; }
-uv_bin() { command -v uv || echo "$HOME/.local/bin/uv"; }
+# The uv make uses: on PATH, in ~/.local/bin, or the one make bootstraps into .tools/ (Makefile).
+uv_bin() { command -v uv || ls "$HOME/.local/bin/uv" 2>/dev/null || echo "$PWD/.tools/bin/uv"; }
 
 teardown() {
   local rc=$? c
