@@ -40,7 +40,8 @@ fail() {
 }
 ok() { printf 'ok   %s\n' "$*"; }
 pm() { "$PODMAN" "$@"; }
-uv_bin() { command -v uv || echo "$HOME/.local/bin/uv"; }
+# The uv make uses: on PATH, in ~/.local/bin, or the one make bootstraps into .tools/ (Makefile).
+uv_bin() { command -v uv || ls "$HOME/.local/bin/uv" 2>/dev/null || echo "$PWD/.tools/bin/uv"; }
 
 teardown() {
   local rc=$? c
@@ -152,9 +153,12 @@ export JWT_KEYS SECRET_KEY
 port=$(free_port)
 base=http://127.0.0.1:$port
 app=auth-ci-$$
-# Secrets reach the container from this environment (-e NAME), not the command line.
+# Secrets reach the container from this environment (-e NAME), not the command line. No TLS
+# proxy in front here: production's HTTPS redirect and X-Forwarded-Proto trust are turned off,
+# as docs/deployment.md says for that case.
 start_container "$app" -e JWT_KEYS -e SECRET_KEY \
   -e APP_ENV=production -e ALLOWED_HOSTS=auth.ci.internal,127.0.0.1 \
+  -e SECURE_SSL_REDIRECT=false -e TRUST_X_FORWARDED_PROTO=false \
   -e HOST=127.0.0.1 -e PORT="$port" -e WEB_CONCURRENCY=2 \
   -e DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB" \
   -e REDIS_URL="redis://127.0.0.1:6379/$REDIS_DB" \

@@ -49,7 +49,7 @@ def production_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) 
 
 @register("auth")
 def serving_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[Error]:
-    """auth.E005, E006, E009: what no mode can serve."""
+    """auth.E005, E006, E009, E010: what no mode can serve."""
     return _errors(
         (
             settings.EMBEDDED and settings.WEB_CONCURRENCY > 1,
@@ -67,6 +67,14 @@ def serving_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> 
             "auth.E009",
             f"the token store URL {_shown(settings.TOKEN_STORE_URL)} is not a Redis URL: set "
             "TOKEN_STORE_URL or REDIS_URL to redis://host:6379/0 (or rediss://, unix://)",
+        ),
+        (
+            settings.SECURE_SSL_REDIRECT and not settings.TRUST_X_FORWARDED_PROTO,
+            "auth.E010",
+            "SECURE_SSL_REDIRECT is on but TRUST_X_FORWARDED_PROTO is off: TLS ends at the "
+            "proxy, so every request would look like plain HTTP and be redirected forever; set "
+            "TRUST_X_FORWARDED_PROTO=true (the proxy must set X-Forwarded-Proto) or "
+            "SECURE_SSL_REDIRECT=false",
         ),
     )
 

@@ -45,7 +45,7 @@ class InvalidInput(AccountsError):
 
 
 class EmailTaken(AccountsError):
-    """An account with this email (in any case) exists."""
+    """An account with this email (in any case, any Unicode spelling or a look-alike) exists."""
 
     code = "email_taken"
     default_message = "An account with this email already exists."

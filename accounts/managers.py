@@ -6,13 +6,15 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.base_user import BaseUserManager
 
+from accounts.identity import email_normalize
+
 if TYPE_CHECKING:
     from accounts.models import User
 
 
 def normalize_email(email: str) -> str:
-    """The stored form of an address: trimmed and lower-cased as a whole."""
-    return email.strip().lower()
+    """The stored form of an address: NFKC, case-folded, its domain by IDNA (accounts/identity)."""
+    return email_normalize(email)
 
 
 class UserManager(BaseUserManager["User"]):

@@ -1,23 +1,34 @@
-"""The service's user: email is the login, unique whatever its case."""
+"""The service's user: email is the login, unique whatever its case, its Unicode spelling or
+its look-alikes (accounts/identity.py)."""
 
 from __future__ import annotations
 
 import uuid
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from accounts.identity import email_skeleton
 from accounts.managers import UserManager, normalize_email
+from accounts.validators import validate_email_identity
+
+LOOKALIKE_TAKEN = "An account with this email, or one that looks like it, already exists."
 
 
 class User(AbstractBaseUser, PermissionsMixin):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # unique=True indexes the exact (normalized) lookups; the Lower() constraint makes case
     # variants impossible even for rows written around normalize_email.
-    email = models.EmailField("email address", max_length=254, unique=True)
+    email = models.EmailField(
+        "email address", max_length=254, unique=True, validators=[validate_email_identity]
+    )
+    # The look-alike key (UTS #39 skeleton of the local part, and the domain): unique, so that
+    # `mike@` with a dotless i cannot join `mike@`, even in a race. Written by save().
+    email_skeleton = models.CharField(max_length=1024, unique=True, editable=False)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
@@ -45,6 +56,16 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self) -> None:
         super().clean()
         self.email = normalize_email(self.email)
+        others = User.objects.exclude(pk=self.pk)
+        if others.filter(email_skeleton=email_skeleton(self.email)).exists():
+            raise ValidationError({"email": LOOKALIKE_TAKEN}, code="unique")
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.email_skeleton = email_skeleton(self.email)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "email" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "email_skeleton"}
+        super().save(*args, **kwargs)
 
 
 class AuditEvent(models.Model):

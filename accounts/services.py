@@ -20,9 +20,11 @@ from accounts.exceptions import (
     WrongPassword,
 )
 from accounts.hashing import hashing_slot
+from accounts.identity import email_skeleton
 from accounts.managers import normalize_email
 from accounts.models import User
 from accounts.types import Caller, TokenPair
+from accounts.validators import validate_email_identity
 
 EMAIL_MAX_LENGTH = 254
 
@@ -46,6 +48,7 @@ def email_problems(email: str, field: str = "email") -> list[dict[str, str]]:
         if len(email) > EMAIL_MAX_LENGTH:
             raise ValidationError("Enter an email address of at most 254 characters.")
         validate_email(email)
+        validate_email_identity(email)
     except ValidationError as error:
         return _problems(field, error)
     return []
@@ -80,11 +83,15 @@ def user_register(*, email: str, password: str, caller: Caller | None = None) ->
             mail.mail_queue(kind=mail.VERIFY_EMAIL, language=language, user_id=str(user.pk))
             audit_record(kind=Kind.EMAIL_VERIFY_REQUESTED, user=user, caller=caller)
     except IntegrityError as exc:
+        # The address, or one that looks like it (the email_skeleton column), is taken.
         if not protected:
             raise EmailTaken() from exc
         with transaction.atomic():
             if notify:
-                mail.mail_queue(kind=mail.REGISTER_TAKEN, language=language, email=email)
+                # The owner of the account in the way: of this address, or of its look-alike.
+                owner = User.objects.filter(email_skeleton=email_skeleton(email)).first()
+                to = owner.email if owner is not None else email
+                mail.mail_queue(kind=mail.REGISTER_TAKEN, language=language, email=to)
             audit_record(kind=Kind.REGISTER_TAKEN, email=email, caller=caller)
         return User(email=email)
     return user

@@ -10,17 +10,17 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
-from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from accounts import exceptions as domain
 from accounts import metrics
 from api.errors import error_body, error_headers
+from api.openapi import LinkedNinjaAPI
 from api.routers import email, me, oauth, password, recovery, sessions, tokens, verify
 
 logger = logging.getLogger(__name__)
 
-api = NinjaAPI(
+api = LinkedNinjaAPI(
     title="auth-service",
     version="1.0.0",
     description="Users, logins and signed JWTs. Verify tokens with /.well-known/jwks.json.",

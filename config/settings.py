@@ -96,7 +96,10 @@ TEMPLATES = [
 ]
 
 AUTH_USER_MODEL = "accounts.User"
+# The first hashes new passwords (NFKC-normalised, NIST SP 800-63B); the others only check older
+# hashes, made over the password as given, which are re-hashed by the first on login.
 PASSWORD_HASHERS = [
+    "accounts.hashers.Argon2idNFKCHasher",
     "accounts.hashers.Argon2idHasher",
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -161,16 +164,21 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
-# HSTS is sent on HTTPS responses only; a year in production, as `check --deploy` asks.
+# Production's defaults assume what docs/deployment.md asks for: TLS ends at a proxy that sets
+# X-Forwarded-Proto (overwriting any a client sent). HSTS is sent on HTTPS responses only: a
+# year, subdomains included, and `preload` (consent only: a domain joins browsers' preload list
+# when its owner submits the registrable domain, which must send the header itself).
 SECURE_HSTS_SECONDS = env.get_int("SECURE_HSTS_SECONDS", 31536000 if PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.get_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
-# Preloading is a commitment for the whole domain, made by its owner: off unless asked for.
-SECURE_HSTS_PRELOAD = env.get_bool("SECURE_HSTS_PRELOAD", False)
-# Off by default: TLS ends at the proxy, and the container's health check calls plain HTTP.
-SECURE_SSL_REDIRECT = env.get_bool("SECURE_SSL_REDIRECT", False)
-SECURE_REDIRECT_EXEMPT = [r"^health/"]
-if env.get_bool("TRUST_X_FORWARDED_PROTO", False):
+SECURE_HSTS_PRELOAD = env.get_bool("SECURE_HSTS_PRELOAD", PRODUCTION)
+# The service never ends TLS itself: a request is HTTPS when the proxy says so.
+TRUST_X_FORWARDED_PROTO = env.get_bool("TRUST_X_FORWARDED_PROTO", PRODUCTION)
+if TRUST_X_FORWARDED_PROTO:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Plain HTTP is redirected to HTTPS, but for health checks (load balancers, the container's
+# HEALTHCHECK call them over plain HTTP). Needs TRUST_X_FORWARDED_PROTO (auth.E010).
+SECURE_SSL_REDIRECT = env.get_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
 
 # The Django admin and the API docs can be switched off, and the admin limited to networks
 # (comma-separated addresses or CIDRs, the client address as TRUSTED_PROXY_COUNT reads it).

@@ -34,6 +34,10 @@ INVALID_CREDENTIALS = {
     "detail": "No active account found with the given credentials.",
     "code": "invalid_credentials",
 }
+EMAIL_TAKEN = {"detail": "An account with this email already exists.", "code": "email_taken"}
+MIXED_SCRIPTS = (
+    "Enter an email address that does not mix scripts (such as Latin and Cyrillic letters)."
+)
 SESSION_NOT_FOUND = {"detail": "Session not found.", "code": "not_found"}
 STORE_UNAVAILABLE = {
     "detail": "Token service temporarily unavailable; retry shortly.",

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0004_lock_audit_kinds'),
+        ('accounts', '0005_email_normalised'),
     ]
 
     operations = [

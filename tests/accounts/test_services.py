@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db
 ACCESS_SECONDS = 300
 REFRESH_SECONDS = 86_400
 LOGIN_QUERIES = 3  # the user by email, last_login, the audit row
-OWASP_ARGON2ID = ("argon2id", "argon2id", "v=19", "m=19456,t=2,p=1")
+OWASP_ARGON2ID = ("argon2id_nfkc", "argon2id", "v=19", "m=19456,t=2,p=1")
 TOO_SHORT = "This password is too short. It must contain at least 8 characters."
 TOO_LONG = "This password is too long. It must contain at most 128 characters."
 TOO_COMMON = "This password is too common."
@@ -232,7 +232,7 @@ def test_every_login_path_runs_exactly_one_argon2id_computation(argon2, caller, 
     for call in encode.call_args_list:
         assert call.args[1] == password  # the real input is hashed, not a constant
     for call in verify.call_args_list:
-        assert call.args[2].startswith("argon2id$argon2id$v=19$m=19456,t=2,p=1$")
+        assert call.args[2].startswith("argon2id_nfkc$argon2id$v=19$m=19456,t=2,p=1$")
 
 
 def test_new_passwords_are_argon2id_at_owasp_minimum_cost(argon2):
@@ -241,7 +241,7 @@ def test_new_passwords_are_argon2id_at_owasp_minimum_cost(argon2):
     assert _argon2_parameters(user.password) == OWASP_ARGON2ID
 
 
-@pytest.mark.parametrize("hasher", ["pbkdf2_sha256", "argon2"])
+@pytest.mark.parametrize("hasher", ["pbkdf2_sha256", "argon2", "argon2id"])
 def test_an_older_hash_still_verifies_and_is_upgraded_on_login(argon2, caller, hasher):
     legacy = make_password(PASSWORD, hasher=hasher)
     user = User.objects.create(email="old@example.com", password=legacy)
