@@ -2,11 +2,14 @@
 
 A session's tokens are checked against PostgreSQL and Redis on every use: the user row must be
 active and its `session_generation` must be the one the session was opened in (PostgreSQL, the
-read every hot path makes anyway), and the session must be live in Redis. Ending every session
+read me and refresh make anyway), and the session must be live in Redis. Ending every session
 of a user is one UPDATE of that generation, in the same transaction as the change that calls
-for it (new password, deactivation, logout-all): nothing in Redis has to succeed for the old
-sessions to die, so no failure can leave them alive. Redis records are then purged on commit,
-as garbage collection only.
+for it (new password, deactivation, logout-all), so no failure can leave an old session alive
+for those checks. Forward auth reads no PostgreSQL: for it, the same transaction raises the
+user's generation floor in Redis before it commits (a Redis failure rolls the change back,
+503), and a session below the floor is dead for every check. A floor left ahead by a failed
+commit is caught up by the next login (`_generation_caught_up`). Redis records are purged on
+commit, as garbage collection only.
 """
 
 from __future__ import annotations
@@ -24,7 +27,13 @@ from django.db.models import F
 from accounts import metrics, request_context, selectors, token_store, tokens
 from accounts.audit import Kind, audit_record
 from accounts.clock import now_ms
-from accounts.exceptions import InvalidToken, SessionNotFound, StoreUnavailable, TokenReused
+from accounts.exceptions import (
+    InvalidCredentials,
+    InvalidToken,
+    SessionNotFound,
+    StoreUnavailable,
+    TokenReused,
+)
 from accounts.models import User
 from accounts.types import AccessClaims, Caller, Principal, Session, TokenPair
 
@@ -61,17 +70,42 @@ def session_start(*, user: User, caller: Caller) -> TokenPair:
     user_id, session_id, now = str(user.pk), tokens.new_session_id(), now_ms()
     absolute = now + _ms(settings.SESSION_MAX_LIFETIME)
     expires = min(now + _ms(settings.REFRESH_TOKEN_LIFETIME), absolute)
-    token_store.session_create(
-        user_id=user_id,
-        session_id=session_id,
-        generation=user.session_generation,
-        now_ms=now,
-        expires_ms=expires,
-        absolute_ms=absolute,
-        user_agent=caller.user_agent[:_AGENT_MAX],
-        ip=caller.ip,
-    )
+    record: dict[str, Any] = {
+        "user_id": user_id,
+        "session_id": session_id,
+        "now_ms": now,
+        "expires_ms": expires,
+        "absolute_ms": absolute,
+        "user_agent": caller.user_agent[:_AGENT_MAX],
+        "ip": caller.ip,
+    }
+    floor = token_store.session_create(generation=user.session_generation, **record)
+    if floor is not None:
+        token_store.session_create(generation=_generation_caught_up(user, floor), **record)
     return _pair(user_id, session_id, 0, now=now, until=expires, roles=roles)
+
+
+def _generation_caught_up(user: User, floor: int) -> int:
+    """The user's generation brought up to the Redis floor, when the user is still as the caller
+    read them (same password, still active); else InvalidCredentials.
+
+    The floor is ahead when an end-all is in flight (its transaction holds the row: the lock
+    waits for it; then a new password or a deactivation refuses this session, a logout-all lets
+    it open in the new generation) or when its commit failed after the floor rose (this heals
+    it: the user's generation catches up, as if that end-all had committed)."""
+    with transaction.atomic():
+        row = (
+            User.objects.select_for_update()
+            .filter(pk=user.pk, password=user.password, is_active=True)
+            .only("session_generation")
+            .first()
+        )
+        if row is None:
+            raise InvalidCredentials()
+        if row.session_generation < floor:
+            User.objects.filter(pk=user.pk).update(session_generation=floor)
+    user.session_generation = max(row.session_generation, floor)
+    return user.session_generation
 
 
 # The two hot operations, authenticate and refresh, come twice: for Django's sync views and,
@@ -95,6 +129,32 @@ async def access_authenticate_async(raw: str) -> Principal:
     user = await selectors.user_get_active_async(user_id=claims.user_id)
     live = user is not None and await token_store.session_is_live_async(**_check_args(claims, user))
     return _principal(claims, user, live)
+
+
+def access_verify(raw: str) -> AccessClaims:
+    """What a live access token says, for forward auth: signature, claims and session, one Redis
+    round trip and no PostgreSQL (the user's generation floor in Redis stands for the row)."""
+    claims = tokens.access_decode(raw)
+    if not token_store.session_is_live(**_verify_args(claims)):
+        raise InvalidToken()
+    return claims
+
+
+async def access_verify_async(raw: str) -> AccessClaims:
+    """access_verify on the event loop."""
+    claims = tokens.access_decode(raw)
+    if not await token_store.session_is_live_async(**_verify_args(claims)):
+        raise InvalidToken()
+    return claims
+
+
+def _verify_args(claims: AccessClaims) -> dict[str, Any]:
+    return {
+        "user_id": claims.user_id,
+        "session_id": claims.session_id,
+        "generation": None,
+        "now_ms": now_ms(),
+    }
 
 
 def _check_args(claims: AccessClaims, user: User) -> dict[str, Any]:
@@ -212,11 +272,19 @@ def sessions_end_all(
     """End every session of the user: every token issued before now stops working.
 
     Call it inside the transaction of the change that calls for it: the generation moves
-    with that change, or not at all.
+    with that change, or not at all. It needs Redis (the floor): without it, StoreUnavailable,
+    and the change rolls back.
     """
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(session_generation=F("session_generation") + 1)
         user.refresh_from_db(fields=["session_generation"])
+        # Before the commit: the checks that read no PostgreSQL (forward auth) see the end at
+        # once, and if Redis cannot take it nothing changes (StoreUnavailable rolls back).
+        token_store.generation_raise(
+            user_id=str(user.pk),
+            generation=user.session_generation,
+            keep_ms=_ms(settings.SESSION_MAX_LIFETIME),
+        )
         audit_record(kind=kind, user=user, caller=caller, actor=actor)
     user_id = str(user.pk)
     transaction.on_commit(lambda: _purge(user_id))

@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from ninja.security import HttpBearer
 
 from accounts import sessions
-from accounts.types import Principal
+from accounts.types import AccessClaims, Principal
 
 
 class AuthedRequest(HttpRequest):
@@ -15,13 +15,26 @@ class AuthedRequest(HttpRequest):
     auth: Principal
 
 
+class VerifiedRequest(HttpRequest):
+    """The type of a request that passed ClaimsBearerAuth: `auth` is what the token says."""
+
+    auth: AccessClaims
+
+
 class BearerAuth(HttpBearer):
-    def __call__(self, request: HttpRequest) -> Principal | None:
+    def __call__(self, request: HttpRequest) -> Principal | AccessClaims | None:
         # Ninja's own __call__ logs an unexpected header in DEBUG; a credential is never logged.
         scheme, _, token = request.headers.get(self.header, "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
         return self.authenticate(request, token.strip())
 
-    def authenticate(self, request: HttpRequest, token: str) -> Principal:
+    def authenticate(self, request: HttpRequest, token: str) -> Principal | AccessClaims:
         return sessions.access_authenticate(token)
+
+
+class ClaimsBearerAuth(BearerAuth):
+    """Forward auth's: the token and its session, no user read (sessions.access_verify)."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> AccessClaims:
+        return sessions.access_verify(token)

@@ -131,7 +131,8 @@ async def me(request: Request) -> Answer:
 
 async def verify(request: Request) -> Answer:
     """GET /api/auth/verify (api/routers/verify.py): no body, the caller in headers."""
-    claims = (await _authenticate(request)).claims
+    claims = await sessions.access_verify_async(_bearer(request))
+    request_context.user_noted(claims.user_id)
     headers = [
         (b"x-auth-user-id", claims.user_id.encode()),
         (b"x-auth-session-id", claims.session_id.encode()),
@@ -143,13 +144,17 @@ async def verify(request: Request) -> Answer:
 
 
 async def _authenticate(request: Request) -> Principal:
-    """BearerAuth (api/auth.py): no bearer token is an invalid one."""
+    principal = await sessions.access_authenticate_async(_bearer(request))
+    request_context.user_noted(principal.user.pk)
+    return principal
+
+
+def _bearer(request: Request) -> str:
+    """BearerAuth's parsing (api/auth.py): no bearer token is an invalid one."""
     scheme, _, token = request.header(b"authorization").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise InvalidToken()
-    principal = await sessions.access_authenticate_async(token.strip())
-    request_context.user_noted(principal.user.pk)
-    return principal
+    return token.strip()
 
 
 async def token_refresh(request: Request) -> Answer:

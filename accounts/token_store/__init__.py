@@ -12,6 +12,7 @@ from accounts.token_store.clients import (
 from accounts.token_store.connection import async_available, async_close, client
 from accounts.token_store.sessions import (
     Rotation,
+    generation_raise,
     ping,
     session_create,
     session_end,
@@ -46,6 +47,7 @@ __all__ = [
     "client_token_is_live",
     "client_tokens_end",
     "client_tokens_live",
+    "generation_raise",
     "pair_keys",
     "ping",
     "session_create",

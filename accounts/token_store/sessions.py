@@ -39,6 +39,10 @@ def _sessions_key(user_id: str) -> str:
     return f"auth:{{u:{user_id}}}:sessions"
 
 
+def _floor_key(user_id: str) -> str:
+    return f"auth:{{u:{user_id}}}:gen"
+
+
 @translate_errors
 def session_create(
     *,
@@ -50,26 +54,44 @@ def session_create(
     absolute_ms: int,
     user_agent: str,
     ip: str,
-) -> None:
-    keys = [_session_key(user_id, session_id), _sessions_key(user_id)]
+) -> int | None:
+    """Open a session; None, or the user's generation floor when `generation` is below it (then
+    nothing was created)."""
+    keys = [_session_key(user_id, session_id), _sessions_key(user_id), _floor_key(user_id)]
     args = [user_id, session_id, now_ms, expires_ms, absolute_ms, generation, user_agent, ip]
-    script("create")(keys=keys, args=args)
+    floor = int(script("create")(keys=keys, args=args))
+    return None if floor < 0 else floor
 
 
 @translate_errors
-def session_is_live(*, user_id: str, session_id: str, generation: int, now_ms: int) -> bool:
-    """The hot-path check: one round trip."""
-    keys = [_session_key(user_id, session_id)]
-    return bool(script("check")(keys=keys, args=[user_id, now_ms, generation]))
+def generation_raise(*, user_id: str, generation: int, keep_ms: int) -> None:
+    """Raise the user's generation floor: every session opened in an older generation is dead,
+    for the checks that read no PostgreSQL (forward auth) too. Never lowered."""
+    script("raise")(keys=[_floor_key(user_id)], args=[generation, keep_ms])
+
+
+@translate_errors
+def session_is_live(*, user_id: str, session_id: str, generation: int | None, now_ms: int) -> bool:
+    """The hot-path check: one round trip. `generation` None: the caller read no PostgreSQL
+    (forward auth), and the user's generation floor alone decides."""
+    keys, args = _check(user_id, session_id, generation, now_ms)
+    return bool(script("check")(keys=keys, args=args))
 
 
 @translate_errors_async
 async def session_is_live_async(
-    *, user_id: str, session_id: str, generation: int, now_ms: int
+    *, user_id: str, session_id: str, generation: int | None, now_ms: int
 ) -> bool:
     """session_is_live on the event loop (the asyncio client, no thread hop)."""
-    keys = [_session_key(user_id, session_id)]
-    return bool(await async_script("check")(keys=keys, args=[user_id, now_ms, generation]))
+    keys, args = _check(user_id, session_id, generation, now_ms)
+    return bool(await async_script("check")(keys=keys, args=args))
+
+
+def _check(
+    user_id: str, session_id: str, generation: int | None, now_ms: int
+) -> tuple[list[str], list[Any]]:
+    keys = [_session_key(user_id, session_id), _floor_key(user_id)]
+    return keys, [user_id, now_ms, "" if generation is None else generation]
 
 
 @translate_errors
@@ -85,7 +107,7 @@ def session_rotate(
     user_agent: str,
     ip: str,
 ) -> Rotation:
-    keys = [_session_key(user_id, session_id), _sessions_key(user_id)]
+    keys = [_session_key(user_id, session_id), _sessions_key(user_id), _floor_key(user_id)]
     args = [user_id, session_id, counter, now_ms, lifetime_ms, grace_ms, generation, user_agent, ip]
     return _rotation(script("rotate")(keys=keys, args=args))
 
@@ -104,7 +126,7 @@ async def session_rotate_async(
     ip: str,
 ) -> Rotation:
     """session_rotate on the event loop (the asyncio client, no thread hop)."""
-    keys = [_session_key(user_id, session_id), _sessions_key(user_id)]
+    keys = [_session_key(user_id, session_id), _sessions_key(user_id), _floor_key(user_id)]
     args = [user_id, session_id, counter, now_ms, lifetime_ms, grace_ms, generation, user_agent, ip]
     return _rotation(await async_script("rotate")(keys=keys, args=args))
 

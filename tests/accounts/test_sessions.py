@@ -509,7 +509,10 @@ def test_end_all_purges_the_redis_records_on_commit(
     with django_capture_on_commit_callbacks(execute=True):
         sessions.sessions_end_all(user=user, kind=AuditEvent.Kind.LOGOUT_ALL)
 
-    assert token_store.keys(f"auth:{{u:{user.pk}}}:*") == []
+    # Left: the user's generation floor, which forward auth checks sessions against.
+    floor = f"auth:{{u:{user.pk}}}:gen"
+    assert token_store.keys(f"auth:{{u:{user.pk}}}:*") == [floor.encode()]
+    assert token_store.get(floor) == b"1"
 
 
 # --- the list --------------------------------------------------------------------------------

@@ -65,12 +65,12 @@ def test_role_names_that_would_break_the_list_are_percent_encoded(api, login):
     )
 
 
-def test_forward_auth_reads_the_user_once_today(api, login, user, django_assert_num_queries):
-    """The route uses access_authenticate, which reads the active user row (one query) until
-    the fast path moves that to Redis; roles come from the token, so nothing is added."""
+def test_forward_auth_reads_no_sql(api, login, user, django_assert_num_queries):
+    """One Redis round trip and no PostgreSQL: the session is checked against the user's
+    generation floor in Redis, the roles come from the token."""
     access = login(user)["access"]
 
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(0):
         response = api.get(VERIFY, **auth(access))
 
     assert response.status_code == HTTPStatus.OK

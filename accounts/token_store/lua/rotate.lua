@@ -2,7 +2,8 @@
 -- in the same step; of any number of concurrent refreshes exactly one rotates. The immediate
 -- parent within the grace window gets the current counter back (the same successor token);
 -- any other replay ends the session.
--- KEYS[1] the session hash, KEYS[2] the user's set of session ids
+-- KEYS[1] the session hash, KEYS[2] the user's set of session ids, KEYS[3] the user's
+-- generation floor
 -- ARGV[1] uid, ARGV[2] sid, ARGV[3] presented counter, ARGV[4] now ms, ARGV[5] refresh
 -- lifetime ms, ARGV[6] grace ms (0: off), ARGV[7] the user's generation, ARGV[8] user agent,
 -- ARGV[9] ip
@@ -14,7 +15,9 @@ local function finish(outcome)
   redis.call('SREM', KEYS[2], ARGV[2])
   return {outcome}
 end
-if not live(s, ARGV[1], now, ARGV[7]) then return finish('missing') end
+if not (live(s, ARGV[1], now, ARGV[7]) and above(s, redis.call('GET', KEYS[3]))) then
+  return finish('missing')
+end
 local ctr = tonumber(s[5])
 if presented == ctr then
   local exp = math.min(now + tonumber(ARGV[5]), tonumber(s[3]))
