@@ -41,6 +41,20 @@ from accounts.types import Session
 from api.caller import caller_of
 
 
+def _unless_store_down(request: HttpRequest, view: Any, *args: Any, **kwargs: Any) -> Any:
+    """The view's answer; if a dependency failed (its transaction rolled back), back to the
+    same page with an error message, never a 500."""
+    try:
+        return view(request, *args, **kwargs)
+    except Unavailable as exc:
+        # The view may have cycled the admin's session key inside the rolled-back transaction
+        # (the password form does, update_session_auth_hash): the new key has no row. A fresh
+        # one, made now, keeps the admin logged in.
+        request.session.cycle_key()
+        messages.error(request, f"{exc.detail} Nothing was changed.")
+        return HttpResponseRedirect(request.get_full_path())
+
+
 def _actor(request: HttpRequest) -> User | None:
     """The staff user behind an admin request, for the audit row."""
     return request.user if isinstance(request.user, User) else None
@@ -126,9 +140,24 @@ class UserAdmin(BaseUserAdmin):
         if deactivated:
             services.user_deactivate(user=obj, caller=caller_of(request), actor=_actor(request))
 
+    # Every change that ends sessions needs the token store (the generation floor rises in the
+    # change's transaction): without it the change is rolled back, and the page says so.
+
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return _unless_store_down(request, super().changeform_view, *args, **kwargs)
+
+    def delete_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return _unless_store_down(request, super().delete_view, *args, **kwargs)
+
+    def changelist_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return _unless_store_down(request, super().changelist_view, *args, **kwargs)
+
     def user_change_password(
         self, request: HttpRequest, id: str, form_url: str = ""
     ) -> HttpResponse:
+        return _unless_store_down(request, self._change_password, id, form_url)
+
+    def _change_password(self, request: HttpRequest, id: str, form_url: str) -> HttpResponse:
         # A password set here is a password change: the new password and the end of every
         # session are one transaction, so neither happens without the other.
         with transaction.atomic():

@@ -19,8 +19,12 @@ from accounts.types import Caller, TokenPair
 def password_reset_request(
     *, email: str, caller: Caller, actor: User | None = None, throttle: bool = True
 ) -> None:
-    """Queue a reset mail to `email` if it has an active account; the same work either way."""
+    """Queue a reset mail to `email` if it has an active account; the same work either way.
+    Something that is no address at all is refused (400 invalid), whoever asks."""
     email = normalize_email(email)
+    problems = services.email_problems(email)
+    if problems:
+        raise InvalidInput(problems)
     if throttle:
         throttling.mail_attempt(flow="reset", email=email, caller=caller)
     user = selectors.user_get_by_email(email=email)

@@ -187,7 +187,14 @@ _Omitted = BeforeValidator(_blank_is_none)
 
 def _optional(max_length: int, description: str) -> WithJsonSchema:
     # A form cannot send null: the schema states a string, which may be left out.
-    return WithJsonSchema({"type": "string", "maxLength": max_length, "description": description})
+    return WithJsonSchema(
+        {
+            "type": "string",
+            "maxLength": max_length,
+            "pattern": SAFE_TEXT_PATTERN,
+            "description": description,
+        }
+    )
 
 
 _CREDENTIAL = "client_secret_post only (else HTTP Basic)."
@@ -224,7 +231,13 @@ HintField = Annotated[
 class ClientTokenIn(Schema):
     grant_type: Annotated[
         str,
-        Field(max_length=64, description="client_credentials", examples=["client_credentials"]),
+        Field(
+            min_length=1,
+            max_length=64,
+            description="client_credentials",
+            examples=["client_credentials"],
+            json_schema_extra={"pattern": SAFE_TEXT_PATTERN},
+        ),
         _Safe,
         _Omitted,
     ]
@@ -234,7 +247,12 @@ class ClientTokenIn(Schema):
 
 
 class TokenParamIn(Schema):
-    token: Annotated[str, Field(max_length=TOKEN_MAX), _Safe, _Omitted]
+    token: Annotated[
+        str,
+        Field(min_length=1, max_length=TOKEN_MAX, json_schema_extra={"pattern": SAFE_TEXT_PATTERN}),
+        _Safe,
+        _Omitted,
+    ]
     token_type_hint: HintField = None
     client_id: ClientIdField = None
     client_secret: ClientSecretField = None
@@ -303,7 +321,9 @@ class PasswordResetIn(_In):
 
 
 class PasswordResetConfirmIn(MailSecretIn):
-    new_password: Password = Field(description=NEW_PASSWORD_RULES)
+    new_password: Password = Field(
+        description=NEW_PASSWORD_RULES, json_schema_extra=_NEW_PASSWORD_SCHEMA
+    )
 
 
 class EmailChangeIn(_In):

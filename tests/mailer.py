@@ -19,7 +19,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from tests.servers import ROOT, free_port
+from tests.servers import ROOT, free_port, stop
 
 TOKEN = re.compile(r"token=([A-Za-z0-9_-]+)")
 CODE = re.compile(r"\b(\d{6})\b")
@@ -122,9 +122,4 @@ def worker(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
                 raise RuntimeError(f"db_worker did not start:\n{log.read()[-3000:]}")
             yield proc
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
@@ -112,12 +112,7 @@ def served(
             yield Served(base=base, port=port, pid=proc.pid)
         finally:
             if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                stop(proc)
             _kill_group(proc)  # workers a parent left behind (it was killed, or died first)
 
 
@@ -126,6 +121,16 @@ def uvicorn_server(env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
     """The service under `manage.py serve` (uvicorn); yields its base URL."""
     with served(env, workers=workers) as server:
         yield server.base
+
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    """Stop a process of a test: SIGTERM, then SIGKILL after 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:

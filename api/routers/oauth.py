@@ -34,6 +34,9 @@ def _no_store(response: HttpResponse) -> None:
     response["Pragma"] = "no-cache"
 
 
+_PARAMETERS = {*ClientTokenIn.model_fields, *TokenParamIn.model_fields}
+
+
 def _basic(header: str) -> oauth.Credentials:
     encoded = header.partition(" ")[2]
     try:
@@ -51,7 +54,8 @@ def credentials(
     request: HttpRequest, client_id: str | None, client_secret: str | None
 ) -> oauth.Credentials | None:
     """The client's credentials, by exactly one method (RFC 6749 2.3), or None if none."""
-    if any(len(values) > 1 for _, values in request.POST.lists()):
+    # RFC 6749 3.1/3.2: a parameter of ours sent twice is an error; unknown ones are ignored.
+    if any(len(values) > 1 for name, values in request.POST.lists() if name in _PARAMETERS):
         raise InvalidOAuthRequest("A parameter was sent more than once.")
     header = request.headers.get("Authorization", "")
     in_form = client_id is not None or client_secret is not None

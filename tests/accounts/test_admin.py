@@ -181,6 +181,27 @@ def test_unticking_active_stops_logins_and_every_live_token(admin_http, user, st
     assert _actors("user_deactivated") == [(_admin().pk, ADMIN_EMAIL)]
 
 
+def test_a_deactivation_without_the_token_store_changes_nothing_and_says_so(
+    admin_http, user, start, alive, settings
+):
+    """Fault: Redis down while staff untick "active". Expected: no 500; a redirect back to the
+    form with the error, the user still active, and once Redis is back their sessions live (the
+    change and the end of the sessions happen together or not at all)."""
+    phone = start(user)
+    url, settings.TOKEN_STORE_URL = settings.TOKEN_STORE_URL, "redis://127.0.0.1:9/0"
+
+    response = admin_http.post(f"{USERS}{user.pk}/change/", _change_form(user, is_active=""))
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == f"{USERS}{user.pk}/change/"
+    shown = [m.message for m in admin_http.get(response["Location"]).context["messages"]]
+    assert shown == ["Token service temporarily unavailable; retry shortly. Nothing was changed."]
+    settings.TOKEN_STORE_URL = url
+    user.refresh_from_db()
+    assert user.is_active is True
+    alive(phone)
+
+
 def test_saving_an_active_user_leaves_their_sessions_alone(admin_http, user, start, alive):
     pair = start(user)
 

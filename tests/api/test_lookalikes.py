@@ -53,10 +53,12 @@ def _invalid_email(message: str) -> dict:
         pytest.param("mike@example.com", "rnike@example.com", id="rn-for-m"),
     ],
 )
-def test_a_lookalike_of_a_registered_address_is_409(api, existing, lookalike):
+def test_a_lookalike_of_a_registered_address_is_409(api, settings, existing, lookalike):
     """Attack: register an address a reader cannot tell from an existing account's (Unicode
     spelling, punycode, case folding, homoglyphs), to be taken for its owner.
-    Expected: 409 email_taken, the one body every taken address gets; one account only."""
+    Expected (REGISTRATION_ENUMERATION=open): 409 email_taken, the one body every taken address
+    gets; one account only. (Protected, the default: the answer of a new address, below.)"""
+    settings.REGISTRATION_ENUMERATION = "open"
     assert _register(api, existing).status_code == HTTPStatus.CREATED
 
     response = _register(api, lookalike)
@@ -68,6 +70,19 @@ def test_a_lookalike_of_a_registered_address_is_409(api, existing, lookalike):
         assert response.status_code == HTTPStatus.CONFLICT
         assert response.json() == EMAIL_TAKEN
     assert User.objects.count() == 1
+
+
+def test_a_lookalike_registered_in_protected_mode_makes_no_second_account(api):
+    """Attack: the same look-alike registration under REGISTRATION_ENUMERATION=protected (the
+    default). Expected: the answer a new address gets (201, the same fields), and still one
+    account: the look-alike is taken, nobody learns it."""
+    assert _register(api, "mike@example.com").status_code == HTTPStatus.CREATED
+
+    response = _register(api, "m\u0131ke@example.com")
+
+    assert response.status_code == HTTPStatus.CREATED
+    assert set(response.json()) == {"id", "email", "date_joined"}
+    assert list(User.objects.values_list("email", flat=True)) == ["mike@example.com"]
 
 
 def test_the_kelvin_sign_is_the_letter_k_of_the_same_one_account(api):

@@ -193,6 +193,18 @@ def test_a_repeated_parameter_is_400_invalid_request(api, service_account):
     assert response.json() == oauth_error("invalid_request", "A parameter was sent more than once.")
 
 
+def test_an_unknown_parameter_is_ignored_even_twice(api, service_account):
+    """RFC 6749 3.2: unrecognised parameters are ignored (schemathesis found them refused)."""
+    issued = service_account()
+    body = "grant_type=client_credentials&x-extra=1&x-extra=2"
+
+    response = api.post(
+        OAUTH_TOKEN, body, content_type=FORM, **basic(issued.client.client_id, issued.secret)
+    )
+
+    assert response.status_code == HTTPStatus.OK, response.content
+
+
 @pytest.mark.parametrize(
     ("data", "body"),
     [

@@ -77,17 +77,17 @@ CONSTRAINTS = {
 }
 # The OAuth endpoints take forms (RFC 6749 3.2), stated inline under their path.
 FORM = "application/x-www-form-urlencoded"
-_CREDENTIAL = {"type": "string", "maxLength": 256}
+_CREDENTIAL = {"type": "string", "maxLength": 256, "pattern": SAFE}
 _CLIENT = {"client_id": _CREDENTIAL, "client_secret": _CREDENTIAL}
 _TOKEN_PARAMS = {
-    "token": {"type": "string", "maxLength": 4096},
-    "token_type_hint": {"type": "string", "maxLength": 64},
+    "token": {"type": "string", "minLength": 1, "maxLength": 4096, "pattern": SAFE},
+    "token_type_hint": {"type": "string", "maxLength": 64, "pattern": SAFE},
     **_CLIENT,
 }
 FORM_CONSTRAINTS = {
     "/api/oauth/token/": {
-        "grant_type": {"type": "string", "maxLength": 64},
-        "scope": {"type": "string", "maxLength": 1024},
+        "grant_type": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": SAFE},
+        "scope": {"type": "string", "maxLength": 1024, "pattern": SAFE},
         **_CLIENT,
     },
     "/api/oauth/introspect/": _TOKEN_PARAMS,

@@ -45,7 +45,16 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 READ_TIMEOUT = 10
 # The scripts of accounts/token_store/lua (live.lua is a function prepended to three of them).
-SCRIPTS = {"check", "client_live", "create", "end", "rotate", "throttle", "throttle_account"}
+SCRIPTS = {
+    "check",
+    "client_live",
+    "create",
+    "end",
+    "raise",
+    "rotate",
+    "throttle",
+    "throttle_account",
+}
 LUA = Path(accounts.token_store.__file__).resolve().parent / "lua"
 SCRIPT_CALLS = {"EVALSHA", "EVAL", "EVALSHA_RO", "EVAL_RO", "FCALL", "FCALL_RO"}
 _LINE = re.compile(r"^\+?(?P<time>\S+) \[(?P<db>\d+) (?P<source>[^\]]+)\] (?P<args>.*)$")

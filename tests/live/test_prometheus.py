@@ -18,7 +18,7 @@ import pytest
 
 from tests.factories import PASSWORD
 from tests.live.calls import unique_email
-from tests.servers import free_port, served, wait_until
+from tests.servers import free_port, served, stop, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -63,12 +63,7 @@ def prometheus(target_port: int, directory: Path) -> Iterator[str]:
         )
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def _flow(http: httpx.Client) -> None:
