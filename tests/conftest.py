@@ -143,5 +143,8 @@ def mail_worker(django_db_setup, smtp_server):
 @pytest.fixture
 def inbox(transactional_db, smtp_server, mail_worker):
     """The mails the worker delivers during this test (committed rows: transactional_db)."""
+    from tests.mailer import worker_alive
+
+    worker_alive(mail_worker)
     smtp_server.inbox.clear()
     return smtp_server.inbox

@@ -101,6 +101,14 @@ def secrets_of(message: EmailMessage) -> tuple[str, str]:
     return token.group(1), code.group(1)
 
 
+def worker_alive(proc: subprocess.Popen[str]) -> None:
+    """Fail with the worker's own output if it has exited (its mails would never come)."""
+    if proc.poll() is not None:
+        proc.log.seek(0)  # type: ignore[attr-defined]
+        output = proc.log.read()[-4000:]  # type: ignore[attr-defined]
+        raise RuntimeError(f"db_worker exited ({proc.returncode}):\n{output}")
+
+
 @contextlib.contextmanager
 def worker(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
     """`manage.py db_worker` polling every 0.1 s, with `env` over os.environ."""
@@ -115,6 +123,7 @@ def worker(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
             stderr=subprocess.STDOUT,
             text=True,
         )
+        proc.log = log  # type: ignore[attr-defined]  # worker_alive() reads it
         try:
             time.sleep(0.5)
             if proc.poll() is not None:
