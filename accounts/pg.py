@@ -18,6 +18,7 @@ import weakref
 from typing import Any
 
 import psycopg
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -44,6 +45,10 @@ def _options() -> tuple[dict[str, Any], dict[str, Any]]:
     params = wrapper.get_connection_params()
     params.pop("cursor_factory", None)  # Django's sync cursor class
     params["autocommit"] = True
+    # The hot path runs one statement, always the same: prepared on first use, it skips the
+    # server's parse and plan on every request. DB_PREPARED_STATEMENTS=false for a
+    # pooler in transaction mode that cannot keep them (PgBouncer before 1.21).
+    params["prepare_threshold"] = 0 if settings.DB_PREPARED_STATEMENTS else None
     pool = dict(wrapper.settings_dict.get("OPTIONS", {}).get("pool") or {})
     return params, {"timeout": pool.get("timeout", 3), "max_size": pool.get("max_size", 4)}
 

@@ -241,6 +241,9 @@ RETRY_AFTER_SECONDS = env.get_int("RETRY_AFTER_SECONDS", 5, minimum=1)
 # --- the hot path (api/hotpath.py): me and refresh answered on the event loop, before Django.
 # false: every request goes through Django's handler (the same answers, about twice the CPU).
 HOT_PATH_ENABLED = env.get_bool("HOT_PATH_ENABLED", True)
+# Its one SQL read is a prepared statement; false for a pooler in transaction mode that cannot
+# keep them (PgBouncer before 1.21). Django's own connections never prepare.
+DB_PREPARED_STATEMENTS = env.get_bool("DB_PREPARED_STATEMENTS", True)
 
 # --- mail (README.md, Mail). Django's own setting names. Mail is queued in the request's
 # transaction (Django's tasks framework, the django-tasks backport) and sent by a worker,
