@@ -20,6 +20,8 @@ default (SQLite and the in-process store have no asyncio clients), or HOT_PATH_E
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
@@ -28,7 +30,7 @@ from typing import Any
 from django.conf import settings
 from pydantic import ValidationError
 
-from accounts import pg, request_context, sessions, token_store
+from accounts import metrics, pg, request_context, sessions, token_store
 from accounts.exceptions import AccountsError, InvalidToken
 from accounts.types import Caller, Principal, TokenPair
 from api.api import api, domain_error_answer
@@ -224,13 +226,20 @@ class HotPath:
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:
-    """ASGI lifespan: at shutdown the worker's asyncio pool and client are closed (an open
-    psycopg pool would hold the event loop, and so the worker, from ending)."""
+    """ASGI lifespan: the worker batches its metric updates on the event loop while it runs
+    (accounts/metrics.py); at shutdown they are written, and the asyncio pool and client are
+    closed (an open psycopg pool would hold the event loop, and so the worker, from ending)."""
+    batching: asyncio.Task[None] | None = None
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            batching = asyncio.create_task(metrics.batching())
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            if batching is not None:
+                batching.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await batching
             await close()
             await send({"type": "lifespan.shutdown.complete"})
             return

@@ -175,6 +175,7 @@ class Observed:
             body = {"detail": "Method not allowed.", "code": "method_not_allowed"}
             await _json(send, 405, body, [(b"allow", b"GET, HEAD")])
             return
+        metrics.flush()  # this worker's batched updates (the others' are at most 1 s old)
         # Reading every worker's file is not the hot path, and may touch the disk.
         text = await asyncio.to_thread(exposition)
         headers = [(b"content-type", CONTENT_TYPE.encode()), (b"cache-control", b"no-store")]
