@@ -124,7 +124,7 @@ def mail_worker(django_db_setup, smtp_server):
     from django.conf import settings
     from django.db import connection
 
-    from tests.mailer import worker
+    from tests.mailer import Worker
 
     db = connection.settings_dict
     env = {
@@ -136,15 +136,14 @@ def mail_worker(django_db_setup, smtp_server):
         "MAIL_RETRY_BASE_SECONDS": "1",
         "FRONTEND_URL": "https://app.example.test",
     }
-    with worker(env) as proc:
-        yield proc
+    started = Worker(env)
+    yield started
+    started.close()
 
 
 @pytest.fixture
 def inbox(transactional_db, smtp_server, mail_worker):
     """The mails the worker delivers during this test (committed rows: transactional_db)."""
-    from tests.mailer import worker_alive
-
-    worker_alive(mail_worker)
+    mail_worker.ensure()
     smtp_server.inbox.clear()
     return smtp_server.inbox

@@ -3,7 +3,6 @@ receives, and the real worker (`manage.py db_worker`) as a process that sends to
 
 from __future__ import annotations
 
-import contextlib
 import email
 import os
 import re
@@ -12,7 +11,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+import warnings
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import Any
@@ -101,34 +100,66 @@ def secrets_of(message: EmailMessage) -> tuple[str, str]:
     return token.group(1), code.group(1)
 
 
-def worker_alive(proc: subprocess.Popen[str]) -> None:
-    """Fail with the worker's own output if it has exited (its mails would never come)."""
-    if proc.poll() is not None:
-        proc.log.seek(0)  # type: ignore[attr-defined]
-        output = proc.log.read()[-4000:]  # type: ignore[attr-defined]
-        raise RuntimeError(f"db_worker exited ({proc.returncode}):\n{output}")
+class Worker:
+    """The test run's `manage.py db_worker`, kept running the way compose keeps it
+    (`restart: unless-stopped`): a watcher starts it again within 0.2 s when it exits.
+
+    Why it exits here: between tests, transactional_db empties every table, and a task the
+    worker is running at that moment has no row left to mark done; django-tasks-db's worker
+    exits on that. That is the tests' doing, not the service's (nothing deletes running tasks in
+    production). Each restart is reported as a warning with the worker's output, so that one
+    that died of something else is seen.
+    """
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.exits: list[str] = []
+        self.proc = _start_worker(env)
+        self._stopping = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, daemon=True)
+        self._watcher.start()
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(0.2):
+            if self.proc.poll() is not None:
+                self.exits.append(_output(self.proc))
+                self.proc = _start_worker(self.env)
+
+    def ensure(self) -> None:
+        """Report the restarts since the last call (warnings)."""
+        while self.exits:
+            output = self.exits.pop(0)
+            warnings.warn(
+                f"db_worker exited and was started again; it said:\n{output}", stacklevel=2
+            )
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._watcher.join()
+        stop(self.proc)
 
 
-@contextlib.contextmanager
-def worker(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
-    """`manage.py db_worker` polling every 0.1 s, with `env` over os.environ."""
+def _start_worker(env: dict[str, str]) -> subprocess.Popen[str]:
+    """`manage.py db_worker` polling every 0.1 s, with `env` over os.environ; its output goes
+    to a temporary file (`_output` reads it)."""
     full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **env}
     cmd = [sys.executable, "manage.py", "db_worker", "--interval", "0.1", "--no-startup-delay"]
-    with tempfile.TemporaryFile(mode="w+") as log:
-        proc = subprocess.Popen(
-            [*cmd, "--no-reload"],
-            cwd=ROOT,
-            env=full_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        proc.log = log  # type: ignore[attr-defined]  # worker_alive() reads it
-        try:
-            time.sleep(0.5)
-            if proc.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"db_worker did not start:\n{log.read()[-3000:]}")
-            yield proc
-        finally:
-            stop(proc)
+    log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (it lives as long as the process)
+    proc = subprocess.Popen(
+        [*cmd, "--no-reload"],
+        cwd=ROOT,
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    proc.log = log  # type: ignore[attr-defined]
+    time.sleep(0.5)
+    if proc.poll() is not None:
+        raise RuntimeError(f"db_worker did not start:\n{_output(proc)}")
+    return proc
+
+
+def _output(proc: subprocess.Popen[str]) -> str:
+    proc.log.seek(0)  # type: ignore[attr-defined]
+    return str(proc.log.read()[-2000:])  # type: ignore[attr-defined]
