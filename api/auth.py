@@ -21,13 +21,19 @@ class VerifiedRequest(HttpRequest):
     auth: AccessClaims
 
 
+def bearer_token(header: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` value (any case), or None."""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
 class BearerAuth(HttpBearer):
     def __call__(self, request: HttpRequest) -> Principal | AccessClaims | None:
         # Ninja's own __call__ logs an unexpected header in DEBUG; a credential is never logged.
-        scheme, _, token = request.headers.get(self.header, "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return None
-        return self.authenticate(request, token.strip())
+        token = bearer_token(request.headers.get(self.header, ""))
+        return None if token is None else self.authenticate(request, token)
 
     def authenticate(self, request: HttpRequest, token: str) -> Principal | AccessClaims:
         return sessions.access_authenticate(token)

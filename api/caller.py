@@ -14,7 +14,7 @@ _IP_MAX = 64
 def caller_ip(request: HttpRequest) -> str:
     """REMOTE_ADDR, or the address the outermost trusted proxy saw (TRUSTED_PROXY_COUNT)."""
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    return _ip(forwarded, str(request.META.get("REMOTE_ADDR", "")))
+    return client_ip(forwarded, str(request.META.get("REMOTE_ADDR", "")))
 
 
 def caller_of(request: HttpRequest) -> Caller:
@@ -30,12 +30,13 @@ def caller_from(*, forwarded: str, remote: str, agent: str, language: str = "") 
     Accept-Language)."""
     return Caller(
         user_agent=agent[:_AGENT_MAX],
-        ip=_ip(forwarded, remote),
+        ip=client_ip(forwarded, remote),
         accept_language=language[:_AGENT_MAX],
     )
 
 
-def _ip(forwarded: str, remote: str) -> str:
+def client_ip(forwarded: str, remote: str) -> str:
+    """The peer, or the address the outermost trusted proxy saw (TRUSTED_PROXY_COUNT)."""
     hops = settings.TRUSTED_PROXY_COUNT
     if hops and forwarded:
         addresses = [part.strip() for part in forwarded.split(",") if part.strip()]

@@ -34,6 +34,7 @@ from accounts import metrics, pg, request_context, sessions, token_store
 from accounts.exceptions import AccountsError, InvalidToken
 from accounts.types import Caller, Principal, TokenPair
 from api.api import api, domain_error_answer
+from api.auth import bearer_token
 from api.caller import caller_from
 from api.errors import error_body
 from api.routers.verify import roles_header
@@ -152,11 +153,11 @@ async def _authenticate(request: Request) -> Principal:
 
 
 def _bearer(request: Request) -> str:
-    """BearerAuth's parsing (api/auth.py): no bearer token is an invalid one."""
-    scheme, _, token = request.header(b"authorization").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    """BearerAuth's token (api/auth.py); none is an invalid one."""
+    token = bearer_token(request.header(b"authorization"))
+    if token is None:
         raise InvalidToken()
-    return token.strip()
+    return token
 
 
 async def token_refresh(request: Request) -> Answer:

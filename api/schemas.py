@@ -198,14 +198,8 @@ def _optional(max_length: int, description: str) -> WithJsonSchema:
 
 
 _CREDENTIAL = "client_secret_post only (else HTTP Basic)."
-ClientIdField = Annotated[
-    str | None,
-    Field(max_length=CLIENT_FIELD_MAX),
-    _Safe,
-    _Omitted,
-    _optional(CLIENT_FIELD_MAX, _CREDENTIAL),
-]
-ClientSecretField = Annotated[
+# client_id and client_secret alike.
+ClientCredentialField = Annotated[
     str | None,
     Field(max_length=CLIENT_FIELD_MAX),
     _Safe,
@@ -242,8 +236,8 @@ class ClientTokenIn(Schema):
         _Omitted,
     ]
     scope: ScopeField = None
-    client_id: ClientIdField = None
-    client_secret: ClientSecretField = None
+    client_id: ClientCredentialField = None
+    client_secret: ClientCredentialField = None
 
 
 class TokenParamIn(Schema):
@@ -254,8 +248,8 @@ class TokenParamIn(Schema):
         _Omitted,
     ]
     token_type_hint: HintField = None
-    client_id: ClientIdField = None
-    client_secret: ClientSecretField = None
+    client_id: ClientCredentialField = None
+    client_secret: ClientCredentialField = None
 
 
 class ClientTokenOut(Schema):

@@ -4,6 +4,8 @@ document."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -39,23 +41,21 @@ def ready(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def jwks(request: HttpRequest) -> HttpResponse:
-    try:
-        document = tokens.jwks()
-    except AccountsError as exc:
-        logger.error("jwks: %s", exc)
-        return error_response(503, "Key set unavailable.", "key_configuration")
-    response = JsonResponse(document)
-    response["Cache-Control"] = f"public, max-age={settings.JWKS_MAX_AGE}"
-    return response
+    return _cacheable("jwks", tokens.jwks)
 
 
 @require_GET
 def authorization_server_metadata(request: HttpRequest) -> HttpResponse:
     """RFC 8414's document, at both well-known paths; cached like the JWKS."""
+    return _cacheable("discovery", lambda: discovery.metadata(discovery.base_url(request)))
+
+
+def _cacheable(name: str, build: Callable[[], dict[str, Any]]) -> HttpResponse:
+    """A public document built from the key set, cacheable; 503 when the key set is broken."""
     try:
-        document = discovery.metadata(discovery.base_url(request))
+        document = build()
     except AccountsError as exc:
-        logger.error("discovery: %s", exc)
+        logger.error("%s: %s", name, exc)
         return error_response(503, "Key set unavailable.", "key_configuration")
     response = JsonResponse(document)
     response["Cache-Control"] = f"public, max-age={settings.JWKS_MAX_AGE}"

@@ -47,6 +47,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from accounts import metrics, request_context
 from accounts.request_context import RequestInfo
+from api.caller import client_ip
 from config import logs
 
 Scope = MutableMapping[str, Any]
@@ -157,15 +158,10 @@ class Observed:
         )
 
     def _client(self, scope: Scope, proxied: dict[bytes, bytes]) -> str:
-        """The client address as api/caller.py reads it (X-Forwarded-For from trusted proxies)."""
-        hops = settings.TRUSTED_PROXY_COUNT
-        forwarded = proxied.get(_FORWARDED_FOR, b"").decode("latin-1")
-        if hops and forwarded:
-            addresses = [part.strip() for part in forwarded.split(",") if part.strip()]
-            if len(addresses) >= hops:
-                return addresses[-hops][:64]
+        """The client address as the API reads it (api/caller.py)."""
         client = scope.get("client")
-        return str(client[0]) if client else ""
+        forwarded = proxied.get(_FORWARDED_FOR, b"").decode("latin-1")
+        return client_ip(forwarded, str(client[0]) if client else "")
 
     async def _metrics(self, scope: Scope, proxied: dict[bytes, bytes], send: Send) -> None:
         if not self._metrics_allowed(self._client(scope, proxied)):
